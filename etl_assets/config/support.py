@@ -1,0 +1,37 @@
+"""Features of the contract whose runtime is not built yet: validation reports them, never a silent no-op."""
+from __future__ import annotations
+
+from typing import Any
+
+from .models import PipelineConfig
+
+UNSUPPORTED: dict[str, str] = {
+    # key: "what" -> message; entries are removed as their runtime lands
+}
+
+
+def unsupported_features(cfg: PipelineConfig) -> list[tuple[tuple[Any, ...], str]]:
+    """(yaml path, message) for each use of a feature that is validated but not yet runnable."""
+    found: list[tuple[tuple[Any, ...], str]] = []
+
+    def flag(path: tuple[Any, ...], feature: str) -> None:
+        if feature in UNSUPPORTED:
+            found.append((path, f"{feature} is not supported yet ({UNSUPPORTED[feature]})"))
+
+    for i, src in enumerate(cfg.sources):
+        flag(("sources", i, "type"), f"source type '{src.type}'")
+        if getattr(src, "watch", None):
+            flag(("sources", i, "watch"), "watch")
+        if getattr(src, "checks", None):
+            flag(("sources", i, "checks"), "checks")
+    for i, t in enumerate(cfg.transforms):
+        if t.checks:
+            flag(("transforms", i, "checks"), "checks")
+    for key in ("schedule", "partitions", "alerts", "sla", "quarantine", "retry"):
+        if getattr(cfg, key) is not None:
+            flag((key,), key)
+    for section in ("sources", "transforms", "targets"):
+        for i, item in enumerate(getattr(cfg, section)):
+            if item.retry is not None:
+                flag((section, i, "retry"), "retry")
+    return found

@@ -1,0 +1,170 @@
+"""Tables between assets: chunked Arrow data staged in Parquet files.
+
+Every asset that produces data writes it with a `TableWriter` (chunk by chunk, so memory stays
+bounded) and every asset that consumes data reads a `StoredTable` (chunk by chunk, or whole when a
+step needs the whole table).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CHUNK_ROWS = int(os.environ.get("ETL_CHUNK_ROWS", "100000"))
+"""Rows per chunk read from a source or a stored table."""
+
+_PANDAS_TYPES = {
+    pa.int8(): pd.Int64Dtype(),
+    pa.int16(): pd.Int64Dtype(),
+    pa.int32(): pd.Int64Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.Int64Dtype(),
+    pa.uint16(): pd.Int64Dtype(),
+    pa.uint32(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def to_pandas(data: pa.Table | pa.RecordBatch) -> pd.DataFrame:
+    """Arrow -> pandas: integers and booleans become nullable (Int64, boolean), so a null never
+    turns an integer column into floats; strings stay Python objects; dates stay dates."""
+    return data.to_pandas(types_mapper=_PANDAS_TYPES.get, date_as_object=True)
+
+
+def to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """pandas -> Arrow without the pandas index."""
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """A table staged as one Parquet file, read in chunks."""
+
+    path: Path
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pq.read_schema(self.path)
+
+    @property
+    def num_rows(self) -> int:
+        return pq.ParquetFile(self.path).metadata.num_rows
+
+    def batches(self, rows: int = CHUNK_ROWS, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """Record batches of at most `rows` rows."""
+        with pq.ParquetFile(self.path) as f:
+            yield from f.iter_batches(batch_size=rows, columns=columns)
+
+    def frames(self, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+        """pandas chunks of at most `rows` rows (at least one, possibly empty, frame)."""
+        empty = True
+        for batch in self.batches(rows):
+            empty = False
+            yield to_pandas(batch)
+        if empty:
+            yield to_pandas(self.schema.empty_table())
+
+    def read(self) -> pa.Table:
+        return pq.read_table(self.path)
+
+    def to_pandas(self) -> pd.DataFrame:
+        return to_pandas(self.read())
+
+    def head(self, rows: int = 5) -> pd.DataFrame:
+        for batch in self.batches(rows):
+            return to_pandas(batch)
+        return to_pandas(self.schema.empty_table())
+
+
+class SchemaMismatch(ValueError):
+    """A chunk whose columns or types do not fit the earlier chunks."""
+
+
+class TableWriter:
+    """Writes chunks to a temporary Parquet file and moves it into place on `commit`.
+
+    A column that is all null in the first chunk is typed by the first chunk that has values;
+    integer columns widen to float, and anything else that changes type widens to string.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        self._chunks: list[pa.Table] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self.rows = 0
+
+    def write(self, chunk: pa.Table | pa.RecordBatch | pd.DataFrame) -> None:
+        table = to_arrow(chunk) if isinstance(chunk, pd.DataFrame) else pa.Table.from_batches([chunk]) if isinstance(chunk, pa.RecordBatch) else chunk
+        self.rows += table.num_rows
+        if self._writer is None:
+            # Hold chunks until every column has a real type (or the stream ends).
+            self._chunks.append(table)
+            if any(pa.types.is_null(f.type) for f in _unify([c.schema for c in self._chunks])):
+                if sum(c.num_rows for c in self._chunks) < 1_000_000:
+                    return
+            self._open(_unify([c.schema for c in self._chunks]))
+            return
+        self._write(table)
+
+    def _open(self, schema: pa.Schema) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._schema = schema
+        self._writer = pq.ParquetWriter(self._tmp, schema, compression="lz4")
+        pending, self._chunks = self._chunks, []
+        for table in pending:
+            self._write(table)
+
+    def _write(self, table: pa.Table) -> None:
+        assert self._writer is not None and self._schema is not None
+        if table.schema.names != self._schema.names:
+            raise SchemaMismatch(f"chunk columns {table.schema.names} differ from the first chunk's {self._schema.names}")
+        try:
+            table = table.cast(self._schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise SchemaMismatch(f"a later chunk does not fit the types of the first ({exc}); cast the column explicitly") from exc
+        if table.num_rows:
+            self._writer.write_table(table)
+
+    def commit(self) -> StoredTable:
+        """Finish the file and atomically put it at `path`."""
+        if self._writer is None:
+            self._open(_unify([c.schema for c in self._chunks]) if self._chunks else pa.schema([]))
+        assert self._writer is not None
+        self._writer.close()
+        os.replace(self._tmp, self.path)
+        return StoredTable(self.path)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "TableWriter":
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+def _unify(schemas: Iterable[pa.Schema]) -> pa.Schema:
+    schemas = list(schemas)
+    if len(schemas) == 1:
+        return schemas[0]
+    return pa.unify_schemas(schemas, promote_options="permissive")
+
+
+def write_table(path: Path, chunks: Iterable[pa.Table | pa.RecordBatch | pd.DataFrame]) -> StoredTable:
+    """Write all chunks to `path` atomically."""
+    with TableWriter(path) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+        return writer.commit()
