@@ -76,8 +76,16 @@ def _pos(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp")}
+
+
 def _convert(node: yaml.Node, path: PathKey, out: LoadedYaml, file: str, env: Mapping[str, str]) -> Any:
     out.positions[path] = _pos(node)
+    if node.tag not in _PLAIN_TAGS:
+        line, col = _pos(node)
+        out.errors.append(ConfigError(file, line, col, f"unsupported YAML tag {node.tag} (only plain data is allowed)", _human(path)))
+        out.unresolved.add(path)
+        return None
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:

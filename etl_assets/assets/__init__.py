@@ -1,0 +1,1 @@
+"""Asset builders: one module per kind of config item (source, transform, target)."""

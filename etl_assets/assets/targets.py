@@ -1,0 +1,56 @@
+"""Target assets: load the input table into a database table or a file."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import dagster as dg
+
+from ..config.models import FileTarget, SqlTarget
+from ..metadata import table_metadata
+from ..tables import StoredTable
+from ..targets import LoadResult
+from ..targets.files import write_file
+from ..targets.sql import load_sql
+from .common import AssetContext, inputs_by_name, redacting
+
+
+def _load_metadata(result: LoadResult, redact: Callable[[str], str]) -> dict[str, Any]:
+    return {
+        "table": redact(result.table),
+        "rows_inserted": dg.MetadataValue.int(result.inserted),
+        "rows_updated": dg.MetadataValue.int(result.updated),
+        "rows_unchanged": dg.MetadataValue.int(result.unchanged),
+        "rows_deleted": dg.MetadataValue.int(result.deleted),
+    }
+
+
+def build_target_asset(ctx: AssetContext) -> dg.AssetsDefinition:
+    target = ctx.config
+    if isinstance(target, SqlTarget):
+        resource_key = ctx.sql_resource_key(target.connection)
+        kinds, resource_keys = {"sql"}, {resource_key}
+    else:
+        kinds, resource_keys = {"file"}, set()
+
+    @dg.asset(ins=ctx.ins(), kinds=kinds, required_resource_keys=resource_keys, **ctx.common_kwargs())
+    @redacting(ctx.loaded)
+    def target_asset(context: dg.AssetExecutionContext, **inputs: StoredTable) -> dg.MaterializeResult:
+        data = inputs_by_name(inputs)[target.input]
+        if isinstance(target, SqlTarget):
+            db = getattr(context.resources, resource_key)
+            result = load_sql(
+                db.resolved_url(),
+                target.table,
+                target.mode,
+                data,
+                primary_key=target.primary_key,
+                run_id=context.run_id,
+                timeout_seconds=db.timeout_seconds,
+            )
+        else:
+            assert isinstance(target, FileTarget)
+            result = write_file(ctx.loaded.resolve_path(target.path), target.format, data, target.options)
+        context.log.info(ctx.loaded.redact(f"loaded {result.table}: {result.inserted} inserted, {result.updated} updated, {result.unchanged} unchanged"))
+        return dg.MaterializeResult(metadata={**table_metadata(data, ctx.loaded.redact), **_load_metadata(result, ctx.loaded.redact)})
+
+    return target_asset

@@ -1,0 +1,62 @@
+"""One validated pipeline config -> its Dagster definitions. Pure: no I/O."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from resources import SqlResource
+
+from .assets.common import AssetContext, sql_resource_key
+from .assets.sources import build_source_asset
+from .assets.targets import build_target_asset
+from .assets.transforms import build_transform_asset
+from .config import LoadedPipeline
+from .config.models import SqlConnection
+
+_BUILDERS = {"sources": build_source_asset, "transforms": build_transform_asset, "targets": build_target_asset}
+
+
+@dataclass
+class PipelineDefinitions:
+    """Everything one pipeline contributes to the code location."""
+
+    assets: list[dg.AssetsDefinition] = field(default_factory=list)
+    jobs: list[Any] = field(default_factory=list)
+    schedules: list[Any] = field(default_factory=list)
+    sensors: list[dg.SensorDefinition] = field(default_factory=list)
+    resources: dict[str, Any] = field(default_factory=dict)
+
+
+def build_pipeline(loaded: LoadedPipeline) -> PipelineDefinitions:
+    """Assets, job, schedule, sensors and resources of one pipeline."""
+    cfg = loaded.config
+    out = PipelineDefinitions()
+    for section, build in _BUILDERS.items():
+        for index in range(len(getattr(cfg, section))):
+            out.assets.append(build(AssetContext(loaded, section, index)))
+    out.jobs.append(
+        dg.define_asset_job(
+            name=cfg.pipeline,
+            selection=dg.AssetSelection.groups(cfg.pipeline),
+            description=cfg.description,
+            tags={"pipeline": cfg.pipeline, **cfg.tags},
+        )
+    )
+    for name, conn in cfg.connections.items():
+        if isinstance(conn, SqlConnection):
+            out.resources[sql_resource_key(cfg.pipeline, name)] = SqlResource(
+                url=_template(loaded, ("connections", name, "url")),
+                base_dir=str(loaded.base_dir),
+                timeout_seconds=conn.timeout_seconds,
+            )
+    return out
+
+
+def _template(loaded: LoadedPipeline, path: tuple[Any, ...]) -> str:
+    """The raw config text at path (with `${VAR}` kept), for resources that interpolate at run time."""
+    value: Any = loaded.raw
+    for part in path:
+        value = value[part]
+    return str(value)

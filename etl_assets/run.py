@@ -1,0 +1,122 @@
+"""`etl run`: execute a pipeline's job in this process and summarise each asset."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import dagster as dg
+
+
+@dataclass
+class AssetSummary:
+    key: str
+    status: str = "skipped"
+    rows: int | None = None
+    inserted: int | None = None
+    updated: int | None = None
+    unchanged: int | None = None
+    checks: list[str] = field(default_factory=list)
+    seconds: float | None = None
+    error: str | None = None
+
+
+def _int(meta: dict[str, Any], key: str) -> int | None:
+    value = meta.get(key)
+    return None if value is None else int(getattr(value, "value", value))
+
+
+def summarise(result: dg.ExecuteInProcessResult, keys: Sequence[dg.AssetKey]) -> list[AssetSummary]:
+    """One summary per selected asset, from the run's events."""
+    rows = {k: AssetSummary(k.to_user_string()) for k in keys}
+    by_step: dict[str, dg.AssetKey] = {}
+    started: dict[str, float] = {}
+    for event in result.all_events:
+        step = event.step_key
+        if event.event_type == dg.DagsterEventType.STEP_START and step:
+            started[step] = event.timestamp
+        elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            mat = event.event_specific_data.materialization
+            summary = rows.setdefault(mat.asset_key, AssetSummary(mat.asset_key.to_user_string()))
+            meta = dict(mat.metadata)
+            summary.status = "ok"
+            summary.rows = _int(meta, "dagster/row_count")
+            summary.inserted = _int(meta, "rows_inserted")
+            summary.updated = _int(meta, "rows_updated")
+            summary.unchanged = _int(meta, "rows_unchanged")
+            if step:
+                by_step[step] = mat.asset_key
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            summary = rows.setdefault(evaluation.asset_key, AssetSummary(evaluation.asset_key.to_user_string()))
+            verdict = "passed" if evaluation.passed else ("warn" if evaluation.severity == dg.AssetCheckSeverity.WARN else "FAILED")
+            summary.checks.append(f"{evaluation.check_name}:{verdict}")
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE and step:
+            for key in _step_assets(result, step):
+                rows[key].status = "FAILED"
+                rows[key].error = event.event_specific_data.error.message.strip().splitlines()[0] if event.event_specific_data.error else None
+        if event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE) and step in started:
+            for key in _step_assets(result, step):
+                rows[key].seconds = event.timestamp - started[step]
+    return list(rows.values())
+
+
+def _step_assets(result: dg.ExecuteInProcessResult, step: str) -> list[dg.AssetKey]:
+    node = result.job_def.get_node(dg.NodeHandle.from_string(step)) if step else None
+    if node is None:
+        return []
+    assets = result.job_def.asset_layer.get_assets_def_for_node(node.handle) if hasattr(result.job_def.asset_layer, "get_assets_def_for_node") else None
+    return list(assets.keys) if assets else []
+
+
+def print_summary(summaries: list[AssetSummary]) -> None:
+    header = f"{'asset':<40} {'status':<8} {'rows':>10} {'inserted':>9} {'updated':>8} {'unchanged':>9} {'time':>7}  checks"
+    print(header)
+    print("-" * len(header))
+    for s in summaries:
+        def num(v: int | None) -> str:
+            return "" if v is None else str(v)
+
+        secs = "" if s.seconds is None else f"{s.seconds:.1f}s"
+        print(f"{s.key:<40} {s.status:<8} {num(s.rows):>10} {num(s.inserted):>9} {num(s.updated):>8} {num(s.unchanged):>9} {secs:>7}  {' '.join(s.checks)}")
+        if s.error:
+            print(f"    error: {s.error}")
+
+
+def resolve_selection(pipeline: str, select: Sequence[str], job: dg.JobDefinition) -> list[dg.AssetKey]:
+    """Asset names or `<pipeline>/<name>` -> keys of this pipeline's job."""
+    known = {k for k in job.asset_layer.executable_asset_keys} if hasattr(job.asset_layer, "executable_asset_keys") else set()
+    keys = []
+    for item in select:
+        key = dg.AssetKey.from_user_string(item if "/" in item else f"{pipeline}/{item}")
+        if known and key not in known:
+            names = ", ".join(sorted(k.path[-1] for k in known))
+            raise SystemExit(f"etl run: {item!r} is not an asset of pipeline {pipeline} (assets: {names})")
+        keys.append(key)
+    return keys
+
+
+def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None) -> int:
+    """Execute; print a summary per asset; 0 only when every step and check succeeded."""
+    from . import defs
+
+    try:
+        job = defs.resolve_job_def(pipeline)
+    except Exception:  # noqa: BLE001 - unknown job name
+        names = ", ".join(sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")))
+        print(f"etl run: no pipeline named {pipeline!r} (pipelines: {names or 'none'}); see `etl validate`", file=sys.stderr)
+        return 2
+    keys = resolve_selection(pipeline, select, job)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=keys or None,
+            partition_key=partition,
+            raise_on_error=False,
+        )
+    selected = keys or sorted(job.asset_layer.executable_asset_keys, key=lambda k: k.to_user_string())
+    summaries = summarise(result, selected)
+    print_summary(summaries)
+    failed_checks = any(c.endswith(":FAILED") for s in summaries for c in s.checks)
+    print(f"run {result.run_id}: {'success' if result.success and not failed_checks else 'FAILED'}")
+    return 0 if result.success and not failed_checks else 1
