@@ -42,10 +42,10 @@ def cmd_list() -> int:
         print(f"{cfg.pipeline}  ({loaded.file.name})")
         for section in ("sources", "transforms", "targets"):
             for item in getattr(cfg, section):
-                kind = getattr(item, "type", "transform")
+                kind = f"{section[:-1]}: {item.type}" if hasattr(item, "type") else "transform"
                 reads = cfg.upstream_of(item)
                 arrow = f" <- {', '.join(reads)}" if reads else ""
-                print(f"  {cfg.pipeline}/{item.name}  [{section[:-1]}: {kind}]{arrow}")
+                print(f"  {cfg.pipeline}/{item.name}  [{kind}]{arrow}")
     for err in errors:
         print(err, file=sys.stderr)
     return 1 if errors else 0
@@ -64,6 +64,7 @@ def _default_dagster_home() -> None:
     if not os.environ.get("DAGSTER_HOME"):
         home = Path(".dagster_home").absolute()
         home.mkdir(exist_ok=True)
+        (home / "dagster.yaml").touch()
         os.environ["DAGSTER_HOME"] = str(home)
 
 

@@ -7,13 +7,19 @@ from typing import Any
 import dagster as dg
 
 from resources import SqlResource
+from resources.http import HttpResource
+from resources.sftp import SftpResource
+from schedules import build_schedule
+from sensors.factory import build_sensors
 
 from .assets.common import AssetContext, sql_resource_key
 from .assets.sources import build_source_asset
 from .assets.targets import build_target_asset
 from .assets.transforms import build_transform_asset
 from .config import LoadedPipeline
-from .config.models import SqlConnection
+from .config.models import HttpConnection, SftpConnection, SqlConnection
+from .partitions import partitions_def
+from .sla import run_tags as sla_run_tags
 
 _BUILDERS = {"sources": build_source_asset, "transforms": build_transform_asset, "targets": build_target_asset}
 
@@ -36,14 +42,17 @@ def build_pipeline(loaded: LoadedPipeline) -> PipelineDefinitions:
     for section, build in _BUILDERS.items():
         for index in range(len(getattr(cfg, section))):
             out.assets.append(build(AssetContext(loaded, section, index)))
-    out.jobs.append(
-        dg.define_asset_job(
-            name=cfg.pipeline,
-            selection=dg.AssetSelection.groups(cfg.pipeline),
-            description=cfg.description,
-            tags={"pipeline": cfg.pipeline, **cfg.tags},
-        )
+    job = dg.define_asset_job(
+        name=cfg.pipeline,
+        selection=dg.AssetSelection.groups(cfg.pipeline),
+        description=cfg.description,
+        tags={"pipeline": cfg.pipeline, **cfg.tags, **sla_run_tags(cfg)},
+        partitions_def=partitions_def(cfg),
     )
+    out.jobs.append(job)
+    if cfg.schedule is not None:
+        out.schedules.append(build_schedule(loaded, job))
+    out.sensors.extend(build_sensors(loaded, job))
     for name, conn in cfg.connections.items():
         if isinstance(conn, SqlConnection):
             out.resources[sql_resource_key(cfg.pipeline, name)] = SqlResource(
@@ -51,6 +60,10 @@ def build_pipeline(loaded: LoadedPipeline) -> PipelineDefinitions:
                 base_dir=str(loaded.base_dir),
                 timeout_seconds=conn.timeout_seconds,
             )
+        elif isinstance(conn, SftpConnection):
+            out.resources[sql_resource_key(cfg.pipeline, name)] = SftpResource.from_raw(loaded.raw["connections"][name], str(loaded.base_dir))
+        elif isinstance(conn, HttpConnection):
+            out.resources[sql_resource_key(cfg.pipeline, name)] = HttpResource.from_raw(loaded.raw["connections"][name])
     return out
 
 

@@ -26,15 +26,17 @@ def _int(meta: dict[str, Any], key: str) -> int | None:
     return None if value is None else int(getattr(value, "value", value))
 
 
-def summarise(result: dg.ExecuteInProcessResult, keys: Sequence[dg.AssetKey]) -> list[AssetSummary]:
-    """One summary per selected asset, from the run's events."""
+def summarise(records: Sequence[Any], keys: Sequence[dg.AssetKey]) -> list[AssetSummary]:
+    """One summary per selected asset, from the run's event log records."""
     rows = {k: AssetSummary(k.to_user_string()) for k in keys}
-    by_step: dict[str, dg.AssetKey] = {}
     started: dict[str, float] = {}
-    for event in result.all_events:
+    for record in records:
+        event = record.dagster_event
+        if event is None:
+            continue
         step = event.step_key
         if event.event_type == dg.DagsterEventType.STEP_START and step:
-            started[step] = event.timestamp
+            started[step] = record.timestamp
         elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             mat = event.event_specific_data.materialization
             summary = rows.setdefault(mat.asset_key, AssetSummary(mat.asset_key.to_user_string()))
@@ -44,29 +46,24 @@ def summarise(result: dg.ExecuteInProcessResult, keys: Sequence[dg.AssetKey]) ->
             summary.inserted = _int(meta, "rows_inserted")
             summary.updated = _int(meta, "rows_updated")
             summary.unchanged = _int(meta, "rows_unchanged")
-            if step:
-                by_step[step] = mat.asset_key
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             summary = rows.setdefault(evaluation.asset_key, AssetSummary(evaluation.asset_key.to_user_string()))
             verdict = "passed" if evaluation.passed else ("warn" if evaluation.severity == dg.AssetCheckSeverity.WARN else "FAILED")
             summary.checks.append(f"{evaluation.check_name}:{verdict}")
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE and step:
-            for key in _step_assets(result, step):
+            for key in _step_assets(list(rows), step):
                 rows[key].status = "FAILED"
                 rows[key].error = event.event_specific_data.error.message.strip().splitlines()[0] if event.event_specific_data.error else None
         if event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE) and step in started:
-            for key in _step_assets(result, step):
-                rows[key].seconds = event.timestamp - started[step]
+            for key in _step_assets(list(rows), step):
+                rows[key].seconds = record.timestamp - started[step]
     return list(rows.values())
 
 
-def _step_assets(result: dg.ExecuteInProcessResult, step: str) -> list[dg.AssetKey]:
-    node = result.job_def.get_node(dg.NodeHandle.from_string(step)) if step else None
-    if node is None:
-        return []
-    assets = result.job_def.asset_layer.get_assets_def_for_node(node.handle) if hasattr(result.job_def.asset_layer, "get_assets_def_for_node") else None
-    return list(assets.keys) if assets else []
+def _step_assets(keys: Sequence[dg.AssetKey], step: str) -> list[dg.AssetKey]:
+    """Assets computed by a step (an @asset's step key is its key path joined with '__')."""
+    return [k for k in keys if "__".join(k.path) == step]
 
 
 def print_summary(summaries: list[AssetSummary]) -> None:
@@ -113,9 +110,12 @@ def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None) ->
             asset_selection=keys or None,
             partition_key=partition,
             raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
-    selected = keys or sorted(job.asset_layer.executable_asset_keys, key=lambda k: k.to_user_string())
-    summaries = summarise(result, selected)
+        records = instance.all_logs(result.run_id)
+    in_order = [k for k in job.asset_layer.asset_graph.toposorted_asset_keys if k in set(job.asset_layer.executable_asset_keys)]
+    selected = [k for k in in_order if not keys or k in keys]
+    summaries = summarise(records, selected)
     print_summary(summaries)
     failed_checks = any(c.endswith(":FAILED") for s in summaries for c in s.checks)
     print(f"run {result.run_id}: {'success' if result.success and not failed_checks else 'FAILED'}")

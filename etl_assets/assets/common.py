@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import dagster as dg
 
 from ..config import LoadedPipeline
+from ..partitions import partitions_def
+from ..retries import retry_policy
+from ..sla import asset_kwargs as sla_asset_kwargs
 from ..storage import data_dir, staging_path
 from ..tables import StoredTable, TableWriter
 
@@ -57,6 +61,9 @@ class AssetContext:
             "description": self.config.description or None,
             "owners": list(cfg.owners) or None,
             "metadata": {"config_file": str(self.loaded.file), **({"tags": dict(cfg.tags)} if cfg.tags else {})},
+            "retry_policy": retry_policy(cfg, self.config),
+            "partitions_def": partitions_def(cfg),
+            **sla_asset_kwargs(cfg, self.section),
         }
 
     def sql_resource_key(self, connection: str) -> str:
@@ -89,6 +96,7 @@ def redacting(loaded: LoadedPipeline) -> Callable[[Callable[..., Any]], Callable
             except Exception as exc:  # noqa: BLE001 - every error is shown to the user, redacted
                 raise dg.Failure(description=loaded.redact(f"{type(exc).__name__}: {exc}")) from None
 
+        inner.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined] # Dagster reads real types
         return inner
 
     return wrap

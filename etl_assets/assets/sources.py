@@ -6,8 +6,14 @@ from typing import Any, Callable, Iterator
 import dagster as dg
 import pyarrow as pa
 
+from sensors.runs import triggered_files, watched_paths
+
 from ..metadata import table_metadata
+from ..partitions import partition_window, render_placeholders
+from ..sources.api import read_api_source
 from ..sources.files import expand_paths, read_files
+from ..sources.sftp import read_sftp_source
+from ..sources.sql import read_sql_source
 from .common import AssetContext, redacting, staged_writer
 
 SourceReader = Callable[[AssetContext, dg.AssetExecutionContext, dict[str, Any]], Iterator[pa.Table]]
@@ -16,21 +22,26 @@ SourceReader = Callable[[AssetContext, dg.AssetExecutionContext, dict[str, Any]]
 
 def read_file_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> Iterator[pa.Table]:
     src = ctx.config
-    paths = expand_paths(src.path, ctx.loaded.base_dir)
+    pattern = render_placeholders(src.path, partition_window(ctx.loaded.config, context))
+    names = triggered_files(context.run.tags, src.name)
+    paths = expand_paths(pattern, ctx.loaded.base_dir) if names is None else watched_paths(ctx.loaded.resolve_path(pattern), names)
     meta["files"] = dg.MetadataValue.json([str(p) for p in paths])
     meta["bytes"] = dg.MetadataValue.int(sum(p.stat().st_size for p in paths))
     context.log.info(f"reading {len(paths)} file(s) matching {src.path}")
     return read_files(paths, src.format, src.options)
 
 
-READERS: dict[str, SourceReader] = {"file": read_file_source}
+READERS: dict[str, SourceReader] = {"file": read_file_source, "sftp": read_sftp_source, "api": read_api_source, "sql": read_sql_source}
 
 
 def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
     src = ctx.config
     reader = READERS[src.type]
 
-    @dg.asset(kinds={src.type}, **ctx.common_kwargs())
+    connection = getattr(src, "connection", None)
+    resource_keys = {ctx.sql_resource_key(connection)} if connection else set()
+
+    @dg.asset(kinds={src.type}, required_resource_keys=resource_keys, **ctx.common_kwargs())
     @redacting(ctx.loaded)
     def source_asset(context: dg.AssetExecutionContext) -> dg.Output:
         meta: dict[str, Any] = {}

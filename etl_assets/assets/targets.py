@@ -5,8 +5,10 @@ from typing import Any, Callable
 
 import dagster as dg
 
+from .. import incremental
 from ..config.models import FileTarget, SqlTarget
 from ..metadata import table_metadata
+from ..partitions import partition_window, render_placeholders
 from ..tables import StoredTable
 from ..targets import LoadResult
 from ..targets.files import write_file
@@ -36,6 +38,8 @@ def build_target_asset(ctx: AssetContext) -> dg.AssetsDefinition:
     @redacting(ctx.loaded)
     def target_asset(context: dg.AssetExecutionContext, **inputs: StoredTable) -> dg.MaterializeResult:
         data = inputs_by_name(inputs)[target.input]
+        data, incremental_meta = incremental.for_target(context, ctx.loaded.config, target.name, data)
+        window = partition_window(ctx.loaded.config, context)
         if isinstance(target, SqlTarget):
             db = getattr(context.resources, resource_key)
             result = load_sql(
@@ -45,12 +49,13 @@ def build_target_asset(ctx: AssetContext) -> dg.AssetsDefinition:
                 data,
                 primary_key=target.primary_key,
                 run_id=context.run_id,
+                partition=window,
                 timeout_seconds=db.timeout_seconds,
             )
         else:
             assert isinstance(target, FileTarget)
-            result = write_file(ctx.loaded.resolve_path(target.path), target.format, data, target.options)
+            result = write_file(ctx.loaded.resolve_path(render_placeholders(target.path, window)), target.format, data, target.options)
         context.log.info(ctx.loaded.redact(f"loaded {result.table}: {result.inserted} inserted, {result.updated} updated, {result.unchanged} unchanged"))
-        return dg.MaterializeResult(metadata={**table_metadata(data, ctx.loaded.redact), **_load_metadata(result, ctx.loaded.redact)})
+        return dg.MaterializeResult(metadata={**table_metadata(data, ctx.loaded.redact), **_load_metadata(result, ctx.loaded.redact), **incremental_meta})
 
     return target_asset

@@ -18,6 +18,8 @@ class WatchConfig(Model):
     interval_seconds: int = Field(default=30, ge=1)
     default_status: Literal["running", "stopped"] = "stopped"
     max_files_per_tick: int = Field(default=100, ge=1)
+    settle_seconds: float = Field(default=5, ge=0)
+    """A file modified less than this long ago may still be being written: it waits for a later tick."""
 
 
 class _AssetBase(Model):

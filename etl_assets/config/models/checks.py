@@ -1,9 +1,9 @@
 """The `checks` block of a source or transform."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from .common import ColumnType, Model
 
@@ -42,6 +42,30 @@ class ColumnRule(Model):
         return value
 
 
+def _null_kwargs(value: Any) -> Any:
+    """`- expect_table_columns_to_match_set:` with nothing after it means no kwargs."""
+    if isinstance(value, dict):
+        return {k: ({} if v is None else v) for k, v in value.items()}
+    return value
+
+
+def _known_expectation(value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One `{expect_name: {kwargs}}` mapping whose name and kwargs Great Expectations accepts
+    (checked against a static catalog, so validation never imports GX)."""
+    from ...checks.gx_args import expectation_problems
+
+    if len(value) != 1:
+        raise ValueError("each expectation is a one-key mapping: {expect_name: {kwargs}}")
+    ((name, kwargs),) = value.items()
+    problems = expectation_problems(name, kwargs)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
+Expectation = Annotated[dict[str, dict[str, Any]], BeforeValidator(_null_kwargs), AfterValidator(_known_expectation)]
+
+
 class AnomalyRule(Model):
     column: str
     method: Literal["zscore", "iqr"]
@@ -53,19 +77,8 @@ class ChecksConfig(Model):
     strict: bool | Literal["filter"] = False
     row_count: RowCountRule | None = None
     columns: dict[str, ColumnRule] = Field(default_factory=dict)
-    expectations: list[dict[str, dict[str, Any]]] = Field(default_factory=list)
+    expectations: list[Expectation] = Field(default_factory=list)
     anomalies: list[AnomalyRule] = Field(default_factory=list)
-
-    @field_validator("expectations")
-    @classmethod
-    def _one_key_each(cls, value: list[dict[str, dict[str, Any]]]) -> list[dict[str, dict[str, Any]]]:
-        for item in value:
-            if len(item) != 1:
-                raise ValueError("each expectation is a one-key mapping: {expect_name: {kwargs}}")
-            (name,) = item
-            if not name.startswith("expect_"):
-                raise ValueError(f"'{name}' is not a Great Expectations expectation name (expect_...)")
-        return value
 
     @model_validator(mode="after")
     def _nonempty(self) -> "ChecksConfig":

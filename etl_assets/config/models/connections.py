@@ -28,6 +28,10 @@ class SftpConnection(Model):
     known_hosts: str | None = None
     host_key_fingerprint: str | None = None
     timeout_seconds: float = Field(default=30, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=20)
+    """Transient errors (timeout, reset, refused) retried inside one attempt; auth and host key errors never."""
+    retry_delay_seconds: float = Field(default=1, ge=0)
+    """First wait between retries; doubles each time."""
 
     @model_validator(mode="after")
     def _auth(self) -> "SftpConnection":
@@ -65,6 +69,10 @@ class HttpConnection(Model):
     headers: dict[str, str] = Field(default_factory=dict)
     auth: HttpAuth | None = None
     timeout_seconds: float = Field(default=30, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=20)
+    """Connection errors, timeouts, 429 and 5xx retried inside one attempt (Retry-After honoured)."""
+    retry_delay_seconds: float = Field(default=1, ge=0)
+    """First wait between retries; doubles each time."""
 
 
 Connection = Annotated[Union[SqlConnection, SftpConnection, HttpConnection], Field(discriminator="type")]

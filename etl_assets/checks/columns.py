@@ -1,0 +1,187 @@
+"""The `columns` rules and `strict`, validated with pandera chunk by chunk.
+
+- Missing declared columns and (with `strict: true`) unexpected columns are table-level failures;
+  `strict: filter` drops unexpected columns instead.
+- `type` is checked value by value (see `coercion`); the other rules see the converted values.
+  Range rules on a text column without `type` read the values as `float` first.
+- `nullable`, ranges, `isin`/`notin`, `regex` (Python `re.match`: anchored at the start; add `$`
+  to anchor the end) and lengths are row-level; null values pass every rule but `nullable: false`.
+  `regex` and lengths apply to the text of non-text values.
+- `unique` needs the whole column: that one column is read at once (8-50 bytes a row), every
+  occurrence of a repeated value fails (as pandera reports it); nulls are never duplicates.
+Other rules hold one chunk (`ETL_CHUNK_ROWS` rows) in memory at a time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..config.models import ChecksConfig, ColumnRule
+from ..tables import StoredTable, to_pandas
+from .coercion import convert, has_type, value_level
+from .data import read_column
+from .failures import GroupResult, format_number
+
+NAME = "columns"
+
+
+@dataclass
+class ColumnPlan:
+    """What to do with one declared column that exists in the data."""
+
+    name: str
+    rule: ColumnRule
+    convert_to: str | None
+    checks: list[tuple[str, Callable[[pd.Series], Any]]] = field(default_factory=list)
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series if series.dtype == object and all(isinstance(v, str) for v in series) else series.astype(str)
+
+
+def rule_checks(column: str, rule: ColumnRule) -> list[tuple[str, Any]]:
+    """(reason label, pandera Check) for each value rule of a column, in config order."""
+    import pandera.pandas as pa_
+
+    checks: list[tuple[str, Any]] = []
+    for key, build in (("ge", pa_.Check.ge), ("gt", pa_.Check.gt), ("le", pa_.Check.le), ("lt", pa_.Check.lt)):
+        value = getattr(rule, key)
+        if value is not None:
+            checks.append((f"{column} {key} {format_number(value)}", build(value)))
+    if rule.isin is not None:
+        checks.append((f"{column} isin {rule.isin}", pa_.Check.isin(rule.isin)))
+    if rule.notin is not None:
+        checks.append((f"{column} notin {rule.notin}", pa_.Check.notin(rule.notin)))
+    if rule.regex is not None:
+        pattern = rule.regex
+        checks.append((f"{column} regex {pattern}", pa_.Check(lambda s: _text(s).str.match(pattern), name="regex")))
+    if rule.min_length is not None:
+        low = rule.min_length
+        checks.append((f"{column} min_length {low}", pa_.Check(lambda s: _text(s).str.len() >= low, name="min_length")))
+    if rule.max_length is not None:
+        high = rule.max_length
+        checks.append((f"{column} max_length {high}", pa_.Check(lambda s: _text(s).str.len() <= high, name="max_length")))
+    return checks
+
+
+def _plans(checks: ChecksConfig, schema: pa.Schema, result: GroupResult) -> list[ColumnPlan]:
+    plans = []
+    for name, rule in checks.columns.items():
+        if name not in schema.names:
+            continue
+        arrow_type = schema.field(name).type
+        declared = rule.type
+        ranged = any(v is not None for v in (rule.ge, rule.gt, rule.le, rule.lt))
+        if declared is None and ranged and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)):
+            declared = "float"
+        convert_to = None
+        if declared is not None and not has_type(arrow_type, declared):
+            if value_level(arrow_type, declared):
+                convert_to = declared
+            else:
+                result.add_table_failure(f"{name}: column holds {arrow_type} values, not {declared}")
+        if rule.type is not None and convert_to:
+            result.conversions[name] = declared
+        plans.append(ColumnPlan(name, rule, convert_to, rule_checks(name, rule)))
+    return plans
+
+
+def check_schema(checks: ChecksConfig, table: StoredTable, result: GroupResult) -> list[str]:
+    """Missing and unexpected columns (pandera, on the schema alone); returns columns to drop."""
+    import pandera.pandas as pa_
+
+    schema = pa_.DataFrameSchema({c: pa_.Column(nullable=True) for c in checks.columns}, strict=checks.strict is True)
+    try:
+        schema.validate(to_pandas(table.schema.empty_table()), lazy=True)
+    except pa_.errors.SchemaErrors as exc:
+        for case in exc.failure_cases.itertuples():
+            if case.check == "column_in_dataframe":
+                result.add_table_failure(f"{case.failure_case}: declared column is missing")
+            elif case.check == "column_in_schema":
+                result.add_table_failure(f"{case.failure_case}: unexpected column (strict)")
+    if checks.strict == "filter":
+        return [c for c in table.schema.names if c not in checks.columns]
+    return []
+
+
+def check_columns(checks: ChecksConfig, table: StoredTable, chunk_rows: int) -> tuple[GroupResult, list[str]]:
+    """The `columns` check over the whole table; also returns the columns `strict: filter` drops."""
+    result = GroupResult(NAME)
+    dropped = check_schema(checks, table, result)
+    plans = _plans(checks, table.schema, result)
+    offset = 0
+    for frame in table.frames(chunk_rows):
+        frame.index = pd.RangeIndex(offset, offset + len(frame))
+        _check_chunk(frame, plans, result)
+        offset += len(frame)
+    for plan in plans:
+        if plan.rule.unique:
+            _check_unique(table, plan, result)
+    return result, dropped
+
+
+def _check_chunk(frame: pd.DataFrame, plans: list[ColumnPlan], result: GroupResult) -> None:
+    import pandera.pandas as pa_
+
+    typed: dict[str, pd.Series] = {}
+    bad_type: dict[str, set[int]] = {}
+    for plan in plans:
+        series = frame[plan.name]
+        if plan.convert_to:
+            series, bad = convert(series, plan.convert_to, plan.name)
+            if len(bad):
+                rule = f"{plan.name} type {plan.rule.type}" if plan.rule.type else f"{plan.name} not a number"
+                result.rows.add(bad, rule, frame.loc[bad, plan.name])
+                result.unconvertible.add(plan.name)
+                bad_type[plan.name] = set(bad.tolist())
+        typed[plan.name] = series
+    schema = pa_.DataFrameSchema(
+        {p.name: pa_.Column(checks=[c for _, c in p.checks], nullable=p.rule.nullable) for p in plans}
+    )
+    try:
+        schema.validate(pd.DataFrame(typed, index=frame.index), lazy=True)
+    except pa_.errors.SchemaErrors as exc:
+        _collect(exc.failure_cases, {p.name: p for p in plans}, frame, bad_type, result)
+
+
+def _collect(cases: pd.DataFrame, plans: dict[str, ColumnPlan], frame: pd.DataFrame, bad_type: dict[str, set[int]], result: GroupResult) -> None:
+    """pandera failure cases -> row failures (labelled with the config rule) or table failures."""
+    for (column, check, number), group in cases.groupby(["column", "check", "check_number"], dropna=False, sort=False):
+        plan = plans.get(column)
+        if plan is None:
+            continue
+        label = _label(plan, check, number)
+        rows = pd.to_numeric(group["index"], errors="coerce")
+        if rows.isna().all():
+            detail = "; ".join(str(v) for v in group["failure_case"].unique()[:3])
+            result.add_table_failure(f"{label}: cannot be evaluated on this column ({detail}); declare its type")
+            continue
+        positions = np.array(sorted({int(r) for r in rows.dropna()} - bad_type.get(column, set())), dtype="int64")
+        result.rows.add(positions, label, frame.loc[positions, column])
+
+
+def _label(plan: ColumnPlan, check: str, number: Any) -> str:
+    """The config wording of a pandera check: `distance le 5000`, `carrier not null`."""
+    if check == "not_nullable":
+        return f"{plan.name} not null"
+    if number is not None and not pd.isna(number):
+        return plan.checks[int(number)][0]
+    return f"{plan.name} {check}"
+
+
+def _check_unique(table: StoredTable, plan: ColumnPlan, result: GroupResult) -> None:
+    """Every occurrence of a repeated value fails; reads the one column whole."""
+    import pandera.pandas as pa_
+
+    series = read_column(table, plan.name)
+    if plan.convert_to:
+        series, _ = convert(series, plan.convert_to, plan.name)
+    try:
+        pa_.DataFrameSchema({plan.name: pa_.Column(unique=True, nullable=True)}).validate(series.to_frame(), lazy=True)
+    except pa_.errors.SchemaErrors as exc:
+        rows = pd.to_numeric(exc.failure_cases["index"], errors="coerce").dropna().astype("int64").to_numpy()
+        result.rows.add(np.sort(rows), f"{plan.name} unique", series.iloc[np.sort(rows)])

@@ -1,0 +1,1 @@
+"""Source readers: turn the data a source points at into chunked Arrow tables."""

@@ -1,0 +1,316 @@
+"""Shared by the SQL dialects: table names, Arrow types -> column categories, and the row hash.
+
+A *category* is the dialect-neutral kind of a column: integer, float, decimal, bool, string,
+binary, date, time, timestamp (naive), timestamptz (UTC instant); "null" for an all-null column
+of the load; and for existing tables "datetime" (MySQL DATETIME: holds naive and UTC values)
+and "other" (a type the framework does not write, e.g. uuid or json).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl_assets.targets import TargetError
+
+RESERVED_PREFIX = "_etl_"
+LOADED_AT = "_etl_loaded_at"
+RUN_ID = "_etl_run_id"
+ROW_HASH = "_etl_row_hash"
+HASH_BYTES = 16
+HASH_TYPE = pa.binary(HASH_BYTES)
+
+UTC_US = pa.timestamp("us", tz="UTC")
+NAIVE_US = pa.timestamp("us")
+
+
+# ---------------------------------------------------------------------------- table names
+
+
+@dataclass(frozen=True)
+class TableName:
+    """`schema.table` split on the first dot; `schema` is None for an unqualified name."""
+
+    schema: str | None
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    def with_name(self, name: str) -> "TableName":
+        return TableName(self.schema, name)
+
+
+def parse_table(table: str) -> TableName:
+    """`analytics.flights` -> (analytics, flights); `flights` -> (None, flights)."""
+    schema, dot, name = table.partition(".")
+    if not dot:
+        schema, name = "", table
+    if not name or (dot and not schema):
+        raise TargetError(f"table {table!r}: expected 'table' or 'schema.table'")
+    return TableName(schema or None, name)
+
+
+def derived_name(base: str, suffix: str, limit: int) -> str:
+    """`base + suffix`, shortened with a hash of `base` when longer than `limit` characters."""
+    if len(base) + len(suffix) <= limit:
+        return base + suffix
+    digest = hashlib.sha1(base.encode()).hexdigest()[:8]
+    return f"{base[: limit - len(suffix) - 9]}_{digest}{suffix}"
+
+
+# ---------------------------------------------------------------------------- Arrow types
+
+
+def arrow_category(t: pa.DataType) -> str:
+    """The category of a canonical Arrow type (see `canonical_type`)."""
+    checks = [
+        (pa.types.is_null, "null"),
+        (pa.types.is_boolean, "bool"),
+        (pa.types.is_integer, "integer"),
+        (pa.types.is_floating, "float"),
+        (pa.types.is_decimal, "decimal"),
+        (lambda x: pa.types.is_string(x) or pa.types.is_large_string(x), "string"),
+        (lambda x: pa.types.is_binary(x) or pa.types.is_large_binary(x) or pa.types.is_fixed_size_binary(x), "binary"),
+        (pa.types.is_date, "date"),
+        (pa.types.is_time, "time"),
+    ]
+    for check, category in checks:
+        if check(t):
+            return category
+    if pa.types.is_timestamp(t):
+        return "timestamptz" if t.tz else "timestamp"
+    raise TypeError(f"unsupported type {t}")
+
+
+def canonical_type(t: pa.DataType) -> pa.DataType:
+    """The Arrow type the framework writes: int64, float64, microsecond timestamps in UTC, ...
+
+    Raises TypeError for nested and other types no SQL column holds (lists, structs, durations).
+    """
+    if pa.types.is_dictionary(t):
+        return canonical_type(t.value_type)
+    if pa.types.is_integer(t):
+        return pa.int64()
+    if pa.types.is_floating(t):
+        return pa.float64()
+    if pa.types.is_decimal(t):
+        return pa.decimal128(t.precision, t.scale) if t.precision <= 38 else t
+    if pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_binary_view(t) or pa.types.is_fixed_size_binary(t):
+        return pa.binary()
+    if pa.types.is_date(t):
+        return pa.date32()
+    if pa.types.is_time(t):
+        return pa.time64("us")
+    if pa.types.is_timestamp(t):
+        return UTC_US if t.tz else NAIVE_US
+    arrow_category(t)  # raises for anything else
+    return t
+
+
+def cast_column(column: pa.Array | pa.ChunkedArray, to: pa.DataType) -> pa.Array:
+    """Cast to `to`; sub-microsecond timestamp digits are truncated (SQL stores microseconds)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if column.type == to:
+        return column
+    if pa.types.is_null(column.type):
+        return pa.nulls(len(column), to)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    lossy = pa.types.is_timestamp(to) or pa.types.is_time(to)
+    return pc.cast(column, to, safe=not lossy)
+
+
+# ---------------------------------------------------------------------------- existing tables
+
+TABLE_ACCEPTS: dict[str, frozenset[str]] = {
+    "integer": frozenset({"integer"}),
+    "float": frozenset({"float", "integer"}),
+    "decimal": frozenset({"decimal", "integer"}),
+    "datetime": frozenset({"timestamp", "timestamptz"}),
+}
+"""Load categories a table column of a category accepts (besides its own and all-null)."""
+
+TABLE_ARROW: dict[str, pa.DataType] = {
+    "integer": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "string": pa.string(),
+    "binary": pa.binary(),
+    "date": pa.date32(),
+    "time": pa.time64("us"),
+    "timestamp": NAIVE_US,
+    "timestamptz": UTC_US,
+    "datetime": NAIVE_US,
+    "decimal": pa.decimal128(38, 10),
+    "other": pa.string(),
+}
+"""The Arrow type an all-null load column takes in an existing column of a category."""
+
+
+def db_category(db_type: str) -> str:
+    """Best-effort category of a column type as the database reports it."""
+    t = db_type.lower().strip()
+    if t.startswith("timestamp"):
+        return "timestamptz" if "with time zone" in t or t.startswith("timestamptz") else "timestamp"
+    if t.startswith("datetime"):
+        return "timestamp"
+    rules = [
+        (("bool",), "bool"),
+        (("date",), "date"),
+        (("time",), "time"),
+        (("bigint", "int", "smallint", "tinyint", "mediumint", "integer", "serial"), "integer"),
+        (("numeric", "decimal", "number"), "decimal"),
+        (("double", "float", "real"), "float"),
+        (("text", "varchar", "character", "char", "clob", "string", "nvarchar", "longtext", "mediumtext", "tinytext"), "string"),
+        (("bytea", "blob", "binary", "varbinary", "longblob", "mediumblob", "tinyblob"), "binary"),
+    ]
+    head = t.split("(")[0].split()[0] if t else ""
+    for names, category in rules:
+        if head in names:
+            return category
+    return "other"
+
+
+def accepts(table_category: str, load_category: str) -> bool:
+    """Whether values of `load_category` may be written into a column of `table_category`."""
+    if load_category == "null" or load_category == table_category:
+        return True
+    return load_category in TABLE_ACCEPTS.get(table_category, frozenset())
+
+
+def value_type_for(table_category: str, load_type: pa.DataType) -> pa.DataType:
+    """The Arrow type load values are cast to before they are written to (and hashed for) an
+    existing column: all-null columns take the column's type, integers written to a float column
+    become floats; everything else keeps its load type."""
+    load_category = arrow_category(load_type)
+    if load_category == "null":
+        return TABLE_ARROW.get(table_category, pa.string())
+    if table_category == "float" and load_category == "integer":
+        return pa.float64()
+    return load_type
+
+
+# ---------------------------------------------------------------------------- partition windows
+
+
+def window_bounds(category: str, start: datetime, end: datetime) -> tuple[object, object]:
+    """The window's bounds as values comparable with a column of `category`.
+
+    timestamptz: UTC instants (naive bounds are taken as UTC); timestamp: the bounds' wall-clock
+    time (naive values are local to the partition's timezone); date: the first date at or after
+    each bound, so `d >= lo and d < hi` selects exactly the dates whose midnight is in the window.
+    """
+    if category == "timestamptz":
+        return tuple(_utc(b) for b in (start, end))  # type: ignore[return-value]
+    if category in ("timestamp", "datetime"):
+        return start.replace(tzinfo=None), end.replace(tzinfo=None)
+    if category == "date":
+        return _date_at_or_after(start), _date_at_or_after(end)
+    raise TypeError(f"a partition column must be a date or timestamp, not {category}")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _date_at_or_after(value: datetime) -> date:
+    day = value.date()
+    return day if value.time() == datetime.min.time() else day + timedelta(days=1)
+
+
+def rows_outside(column: pa.Array, lo: object, hi: object) -> int:
+    """Rows of `column` that are null or not in [lo, hi)."""
+    inside = pc.and_(pc.greater_equal(column, pa.scalar(lo, column.type)), pc.less(column, pa.scalar(hi, column.type)))
+    return len(column) - pc.sum(pc.fill_null(inside, False)).as_py() if len(column) else 0
+
+
+# ---------------------------------------------------------------------------- row hash
+
+_HASH_KEYS = ("etl-row-hash-k01", "etl-row-hash-k02")  # siphash keys of the two 64-bit lanes
+_LANE_SEEDS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
+_INT_LIKE = frozenset({"integer", "bool", "date", "time", "timestamp", "timestamptz", "datetime"})
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser (uint64 in, uint64 out; wraps modulo 2**64)."""
+    v = values.astype(np.uint64, copy=True)
+    v ^= v >> np.uint64(30)
+    v *= np.uint64(0xBF58476D1CE4E5B9)
+    v ^= v >> np.uint64(27)
+    v *= np.uint64(0x94D049BB133111EB)
+    v ^= v >> np.uint64(31)
+    return v
+
+
+def _bytes_hash(values: pa.Array, lane: int) -> np.ndarray:
+    """siphash-2-4 (pandas' hash_array, fixed key) of each UTF-8 string / byte string."""
+    objects = pc.fill_null(values, "" if arrow_category(values.type) == "string" else b"").to_numpy(zero_copy_only=False)
+    return pd.util.hash_array(objects, encoding="utf8", hash_key=_HASH_KEYS[lane])
+
+
+def _decimal_text(values: pa.Array) -> pa.Array:
+    """Decimal or integer values as text without trailing fractional zeros: 1.50 and 1.5 and
+    (in a decimal column) the integer 1 vs 1.00 hash alike."""
+    text = pc.cast(values, pa.string())
+    text = pc.replace_substring_regex(text, r"(\.\d*?)0+$", r"\1")
+    text = pc.replace_substring_regex(text, r"\.$", "")
+    return pc.replace_substring_regex(text, r"^-0$", "0")
+
+
+def _value_bits(values: pa.Array, category: str) -> np.ndarray:
+    """Nulls filled; a 64-bit integer per value of a fixed-width category."""
+    if category == "float":
+        floats = pc.fill_null(values, 0.0).to_numpy(zero_copy_only=False).astype(np.float64)
+        floats = np.where(np.isnan(floats), np.nan, floats + 0.0)  # one NaN; -0.0 == 0.0
+        return floats.view(np.uint64)
+    if category == "bool":
+        return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(np.uint64)
+    if pa.types.is_date32(values.type):
+        values = values.view(pa.int32()).cast(pa.int64())
+    elif not pa.types.is_integer(values.type):
+        values = values.view(pa.int64())  # timestamps and time64: epoch / midnight microseconds
+    return pc.fill_null(values, 0).to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64)
+
+
+def column_hash(values: pa.Array, category: str, lane: int) -> np.ndarray:
+    """A 64-bit hash of each value of one column, computed from its typed value:
+    integers, booleans, dates, times and timestamps (UTC epoch microseconds) by their integer,
+    floats by their bit pattern, strings and bytes by siphash, decimals by their normalised text."""
+    if category in ("string", "binary", "other"):
+        return _bytes_hash(values, lane)
+    if category == "decimal":
+        return _bytes_hash(_decimal_text(values), lane)
+    if category in _INT_LIKE or category == "float":
+        return _mix(_value_bits(values, category) ^ _LANE_SEEDS[lane])
+    raise TypeError(f"cannot hash a {category} column")
+
+
+def row_hash(columns: list[tuple[str, pa.Array, str]]) -> pa.FixedSizeBinaryArray:
+    """A 128-bit hash per row over (column name, typed value) pairs, as 16 bytes.
+
+    `columns` holds (table column name, values, table column category). Only non-null values
+    contribute, and they are summed, so column order does not matter, NULL equals NULL, NULL
+    differs from an empty string, and a row missing a column hashes like a row where it is NULL
+    (what the table stores). Two independent 64-bit lanes make collisions negligible.
+    """
+    rows = len(columns[0][1]) if columns else 0
+    lanes = []
+    for lane in (0, 1):
+        total = np.zeros(rows, dtype=np.uint64)
+        for name, values, category in columns:
+            name_hash = pd.util.hash_array(np.array([name], dtype=object), hash_key=_HASH_KEYS[lane])[0]
+            term = _mix(column_hash(values, category, lane) ^ name_hash)
+            valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            total += np.where(valid, term, np.uint64(0))
+        lanes.append(_mix(total ^ _LANE_SEEDS[lane]))
+    raw = np.stack(lanes, axis=1).astype(">u8").tobytes()
+    return pa.FixedSizeBinaryArray.from_buffers(HASH_TYPE, rows, [None, pa.py_buffer(raw)])

@@ -1,0 +1,304 @@
+"""The load modes (append, replace, merge, dedupe, partition window), written once against the
+`Dialect` interface.
+
+Atomicity: everything of a load runs in one transaction, DDL included, on databases whose DDL is
+transactional (PostgreSQL, SQLite). Where DDL commits implicitly (MySQL/MariaDB), the table is
+prepared first (and the preparation undone when the load fails), the rows are written in one
+InnoDB transaction, and `replace` loads a new table that an atomic RENAME swaps into place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterator, Literal, Sequence
+
+import pyarrow as pa
+
+from etl_assets.tables import StoredTable
+from etl_assets.targets import LoadResult, TargetError
+from etl_assets.targets.sql.common import (
+    LOADED_AT,
+    ROW_HASH,
+    RUN_ID,
+    UTC_US,
+    TableName,
+    accepts,
+    arrow_category,
+    cast_column,
+    derived_name,
+    row_hash,
+    value_type_for,
+    window_bounds,
+)
+from etl_assets.targets.sql.dialect import Dialect, StageColumn
+
+Mode = Literal["append", "replace", "merge", "dedupe"]
+Undo = list[Callable[[], None]]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A partition window: rows with `column >= lo and column < hi` (bounds already typed)."""
+
+    column: str
+    lo: object
+    hi: object
+
+
+@dataclass(frozen=True)
+class Job:
+    """One validated load."""
+
+    table: TableName
+    mode: Mode
+    data: StoredTable
+    fields: list[pa.Field]
+    """The load's columns with their canonical Arrow types."""
+    primary_key: list[str]
+    run_id: str
+    window: Window | None
+    chunk_rows: int
+    loaded_at: datetime
+
+    @property
+    def key_sources(self) -> set[str]:
+        return set(self.primary_key) if self.mode == "merge" else set()
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the load and where it goes."""
+
+    source: str
+    """Name in the load."""
+    name: str
+    """Name in the table."""
+    arrow: pa.DataType
+    """Arrow type the values are cast to before writing (and hashing)."""
+    category: str
+    """Category of the table column."""
+    table_type: str
+    new: bool
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The load's columns mapped onto the table; shapes record batches for the dialect."""
+
+    columns: list[Column]
+    hashed: bool
+
+    def column(self, source: str) -> Column:
+        return next(c for c in self.columns if c.source == source)
+
+    def stage_columns(self, hash_type: str) -> list[StageColumn]:
+        stage = [StageColumn(f"c{i}", c.arrow, c.table_type) for i, c in enumerate(self.columns)]
+        return stage + ([StageColumn(ROW_HASH, pa.binary(16), hash_type)] if self.hashed else [])
+
+    def stage_name(self, source: str) -> str:
+        return f"c{[c.source for c in self.columns].index(source)}"
+
+    def shape(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Columns in layout order, cast to their write types, named c0..cN (+ the row hash)."""
+        arrays = [cast_column(batch.column(c.source), c.arrow) for c in self.columns]
+        names = [f"c{i}" for i in range(len(arrays))]
+        if self.hashed:
+            arrays.append(row_hash([(c.name, a, c.category) for c, a in zip(self.columns, arrays)]))
+            names.append(ROW_HASH)
+        return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def batches(job: Job, layout: Layout) -> Iterator[pa.RecordBatch]:
+    for batch in job.data.batches(job.chunk_rows):
+        if batch.num_rows:
+            yield layout.shape(batch)
+
+
+# ---------------------------------------------------------------------------- the table
+
+
+def plan_columns(d: Dialect, job: Job, existing: dict[str, str] | None) -> list[Column]:
+    """Map each load column onto an existing column (checking the types fit) or a new one."""
+    by_fold = {d.fold(name): (name, type_) for name, type_ in (existing or {}).items()}
+    planned = []
+    for field in job.fields:
+        category = arrow_category(field.type)
+        hit = by_fold.get(d.fold(field.name))
+        if hit is None:
+            arrow = pa.string() if category == "null" else field.type
+            type_ = d.column_type(arrow, key=field.name in job.key_sources)
+            planned.append(Column(field.name, field.name, arrow, arrow_category(arrow), type_, new=True))
+            continue
+        name, db_type = hit
+        table_category = d.classify(db_type)
+        if not accepts(table_category, category):
+            raise TargetError(f"column {name!r} has type {db_type} in the table but {field.type} in the data")
+        planned.append(Column(field.name, name, value_type_for(table_category, field.type), table_category, db_type, new=False))
+    return planned
+
+
+def _bookkeeping(d: Dialect, job: Job) -> list[tuple[str, str]]:
+    columns = [(LOADED_AT, d.column_type(UTC_US)), (RUN_ID, d.column_type(pa.string()))]
+    return columns + ([(ROW_HASH, d.hash_type)] if job.mode == "dedupe" else [])
+
+
+def prepare_table(d: Dialect, job: Job, table: TableName, undo: Undo) -> Layout:
+    """Create the table, or add missing columns to it; make sure the merge/dedupe key is unique.
+    Each change registers its inverse in `undo` (used where DDL is not transactional)."""
+    if table.schema:
+        d.ensure_schema(table.schema)
+    existing = d.columns(table)
+    columns = plan_columns(d, job, existing)
+    names = {c.source: c.name for c in columns}
+    key = [names[k] for k in job.primary_key] if job.mode == "merge" else [ROW_HASH] if job.mode == "dedupe" else []
+    extra = _bookkeeping(d, job)
+    if existing is None:
+        d.create_table(table, [(c.name, c.table_type) for c in columns] + extra, key if job.mode == "merge" else [])
+        undo.append(lambda: d.drop_table(table))
+    else:
+        have = {d.fold(n) for n in existing}
+        for name, type_ in [(c.name, c.table_type) for c in columns if c.new] + extra:
+            if d.fold(name) not in have:
+                d.add_column(table, name, type_)
+                undo.append(lambda name=name: d.drop_column(table, name))
+    if key and not (existing is None and job.mode == "merge"):
+        _ensure_unique(d, table, key, undo)
+    return Layout(columns, hashed=job.mode == "dedupe")
+
+
+def _ensure_unique(d: Dialect, table: TableName, key: list[str], undo: Undo) -> None:
+    wanted = frozenset(map(d.fold, key))
+    if any(frozenset(map(d.fold, cols)) == wanted for cols in d.unique_keys(table)):
+        return
+    index = d.index_name(table, key)
+    d.create_unique_index(table, index, key)
+    undo.append(lambda: d.drop_index(table, index))
+
+
+# ---------------------------------------------------------------------------- the modes
+
+
+def run_load(d: Dialect, job: Job) -> LoadResult:
+    """Run one load atomically."""
+    if job.mode == "replace" and job.window is None and not d.transactional_ddl:
+        return _replace_by_swap(d, job)
+    undo: Undo = []
+    try:
+        d.begin()
+        layout = prepare_table(d, job, job.table, undo)
+        deleted = _delete(d, job, layout)
+        inserted, updated, unchanged = _write(d, job, layout)
+        d.commit()
+    except BaseException:
+        _abort(d, undo)
+        raise
+    return LoadResult(d.display(job.table), inserted, updated, unchanged, deleted)
+
+
+def _abort(d: Dialect, undo: Undo) -> None:
+    """Roll back; where DDL was not part of the transaction, undo it (best effort)."""
+    for action in [d.rollback] + ([] if d.transactional_ddl else undo[::-1]):
+        try:
+            action()
+        except Exception:  # noqa: BLE001 - the load's own error is the one to report
+            pass
+
+
+def _delete(d: Dialect, job: Job, layout: Layout) -> int:
+    """replace: every row; a partitioned load: the rows of the window."""
+    target = d.table_sql(job.table)
+    if job.window is not None:
+        column = d.quote(layout.column(job.window.column).name)
+        bounds = (d.param_value(job.window.lo), d.param_value(job.window.hi))
+        return d.execute(f"DELETE FROM {target} WHERE {column} >= {d.param} AND {column} < {d.param}", bounds)
+    if job.mode == "replace":
+        return d.execute(f"DELETE FROM {target}")
+    return 0
+
+
+def _constants(d: Dialect, job: Job) -> tuple[object, object]:
+    return d.param_value(job.loaded_at), job.run_id
+
+
+def _write(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
+    """Insert the rows; returns (inserted, updated, unchanged)."""
+    if job.mode in ("merge", "dedupe"):
+        return _upsert(d, job, layout)
+    names = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID]
+    d.insert_rows(job.table, names, layout.stage_columns(d.hash_type), batches(job, layout), _constants(d, job))
+    return job.data.num_rows, 0, 0
+
+
+def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
+    """merge: the last row per key of the load, inserted or updating the table's row.
+    dedupe: one row per row hash, inserted unless the table holds it already."""
+    merge = job.mode == "merge"
+    stage_key = [layout.stage_name(k) for k in job.primary_key] if merge else [ROW_HASH]
+    table_key = [layout.column(k).name for k in job.primary_key] if merge else [ROW_HASH]
+    stage = layout.stage_columns(d.hash_type)
+    select = d.stage(stage, batches(job, layout), stage_key, keep_last=merge)
+    target = d.table_sql(job.table)
+    on = " AND ".join(f"s.{d.quote(s)} = t.{d.quote(t)}" for s, t in zip(stage_key, table_key))
+    columns = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID] + ([ROW_HASH] if layout.hashed else [])
+    values = [f"s.{d.quote(c.name)}" for c in stage[: len(layout.columns)]] + [d.param, d.param]
+    values += [f"s.{d.quote(ROW_HASH)}"] if layout.hashed else []
+    insert = f"INSERT INTO {target} ({', '.join(map(d.quote, columns))}) SELECT {', '.join(values)} FROM ({select}) s"
+    total = job.data.num_rows
+    if merge:
+        distinct = d.scalar(f"SELECT COUNT(*) FROM ({select}) s")
+        existing = d.scalar(f"SELECT COUNT(*) FROM ({select}) s JOIN {target} t ON {on}")
+        update = [c for c in columns if c not in table_key]
+        d.execute(f"{insert} WHERE 1 = 1 {d.on_conflict(table_key, update)}", _constants(d, job))
+        return distinct - existing, existing, total - distinct
+    conflict = d.on_conflict(table_key, None) if d.targeted_conflicts else ""
+    inserted = d.execute(f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on}) {conflict}", _constants(d, job))
+    return inserted, 0, total - inserted
+
+
+def _replace_by_swap(d: Dialect, job: Job) -> LoadResult:
+    """Load `<table>__etl_new` (same structure as the table) in a transaction, then swap it in
+    with one atomic rename and drop the old table. A failure drops the new table."""
+    table = job.table
+    new = table.with_name(derived_name(table.name, "__etl_new", d.max_identifier))
+    old = table.with_name(derived_name(table.name, "__etl_old", d.max_identifier))
+    if table.schema:
+        d.ensure_schema(table.schema)
+    for leftover in (new, old):
+        d.drop_table(leftover)
+    exists = d.columns(table) is not None
+    try:
+        if exists:
+            d.copy_structure(table, new)
+        layout = prepare_table(d, job, new, [])
+        d.begin()
+        names = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID]
+        d.insert_rows(new, names, layout.stage_columns(d.hash_type), batches(job, layout), _constants(d, job))
+        d.commit()
+        deleted = d.scalar(f"SELECT COUNT(*) FROM {d.table_sql(table)}") if exists else 0
+        d.swap(table, new, old if exists else None)
+    except BaseException:
+        _abort(d, [])
+        _drop_quietly(d, new)
+        raise
+    if exists:
+        d.drop_table(old)
+    return LoadResult(d.display(table), job.data.num_rows, 0, 0, deleted)
+
+
+def _drop_quietly(d: Dialect, table: TableName) -> None:
+    try:
+        d.drop_table(table)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def resolve_window(fields: Sequence[pa.Field], column: str, start: datetime, end: datetime) -> Window:
+    """Typed bounds for the partition column (a date or timestamp column of the load)."""
+    field = next((f for f in fields if f.name == column), None)
+    if field is None:
+        raise TargetError(f"the partition column {column!r} is not in the data")
+    try:
+        lo, hi = window_bounds(arrow_category(field.type), start, end)
+    except TypeError as exc:
+        raise TargetError(f"partition column {column!r}: {exc}") from None
+    return Window(column, lo, hi)

@@ -1,0 +1,171 @@
+"""MySQL / MariaDB through pymysql: batched multi-row `executemany` inside one InnoDB transaction.
+
+DDL commits implicitly here, so a load prepares the table first (undoing that preparation when it
+fails), and `replace` fills `<table>__etl_new` and swaps it in with one atomic RENAME TABLE.
+A "schema" is a database. Timezone-aware timestamps are stored in DATETIME(6) as UTC.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+import pyarrow as pa
+
+from etl_assets.targets import TargetError
+from etl_assets.targets.sql.common import NAIVE_US, TableName, arrow_category, db_category
+from etl_assets.targets.sql.dialect import RowDialect
+
+SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+
+
+class MySQL(RowDialect):
+    max_identifier = 64
+    fold_case = True
+    transactional_ddl = False
+    targeted_conflicts = False
+    types = {
+        "integer": "BIGINT",
+        "float": "DOUBLE",
+        "bool": "BOOLEAN",
+        "string": "LONGTEXT",
+        "binary": "LONGBLOB",
+        "date": "DATE",
+        "time": "TIME(6)",
+        "timestamp": "DATETIME(6)",
+        "timestamptz": "DATETIME(6)",
+    }
+    key_types = {
+        # InnoDB indexes at most 3072 bytes: 3 such columns of 255 4-byte characters
+        "string": "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        "binary": "VARBINARY(255)",
+    }
+    hash_type = "BINARY(16)"
+    create_suffix = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+
+    # ------------------------------------------------------------------ connection
+
+    def connect(self) -> None:
+        import pymysql
+
+        url = self.url
+        query = {k: v for k, v in url.query.items() if isinstance(v, str)}
+        self.conn = pymysql.connect(
+            host=url.host or "localhost", port=url.port or 3306, user=url.username or "",
+            password=url.password or "", database=url.database, charset=query.get("charset", "utf8mb4"),
+            connect_timeout=self.timeout, read_timeout=self.timeout, write_timeout=self.timeout,
+            autocommit=False,
+        )
+        wait = max(1, math.ceil(self.timeout))
+        self.execute(
+            f"SET SESSION sql_mode = %s, time_zone = '+00:00', "
+            f"innodb_lock_wait_timeout = {wait}, lock_wait_timeout = {wait}",
+            (SQL_MODE,),
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self.conn.cursor() as cur:
+            return cur.execute(sql, tuple(params))  # always with args: `%%` in identifiers -> `%`
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, tuple(params))
+            return list(cur.fetchall())
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(sql, list(rows))
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    @classmethod
+    def quote_name(cls, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    # ------------------------------------------------------------------ types
+
+    def column_type(self, t: pa.DataType, key: bool = False) -> str:
+        category = arrow_category(t)
+        if key and category in self.key_types:
+            return self.key_types[category]
+        return super().column_type(t, key)
+
+    def classify(self, db_type: str) -> str:
+        t = db_type.lower()
+        if t.startswith("tinyint(1)") or t == "bool" or t == "boolean":
+            return "bool"
+        if t.startswith(("datetime", "timestamp")):
+            return "datetime"  # naive values, and UTC instants stored as their UTC time
+        return db_category(t)
+
+    def param_value(self, value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def db_values(self, column: pa.Array) -> pa.Array:
+        """UTC instants as naive UTC datetimes (DATETIME has no timezone)."""
+        if arrow_category(column.type) == "timestamptz":
+            return column.cast(pa.int64()).cast(NAIVE_US)
+        return column
+
+    # ------------------------------------------------------------------ introspection
+
+    def columns(self, table: TableName) -> dict[str, str] | None:
+        where = "TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s"
+        args = (table.schema, table.name)
+        kinds = self.query(f"SELECT TABLE_TYPE, ENGINE FROM information_schema.TABLES WHERE {where}", args)
+        if not kinds:
+            return None
+        kind, engine = kinds[0]
+        if kind != "BASE TABLE" or (engine or "").lower() != "innodb":
+            raise TargetError(f"{self.display(table)} is a {kind} with engine {engine}; loads need an InnoDB table (transactions)")
+        rows = self.query(f"SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE {where} ORDER BY ORDINAL_POSITION", args)
+        return dict(rows)
+
+    def unique_keys(self, table: TableName) -> list[frozenset[str]]:
+        rows = self.query(
+            "SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "
+            "WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND NON_UNIQUE = 0",
+            (table.schema, table.name),
+        )
+        keys: dict[str, set[str]] = {}
+        prefixed = {index for index, _, sub_part in rows if sub_part is not None}
+        for index, column, _ in rows:
+            keys.setdefault(index, set()).add(column)
+        return [frozenset(cols) for index, cols in keys.items() if index not in prefixed]
+
+    def ensure_schema(self, schema: str) -> None:
+        if not self.query("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (schema,)):
+            self.execute(f"CREATE DATABASE IF NOT EXISTS {self.quote(schema)} CHARACTER SET utf8mb4")
+
+    # ------------------------------------------------------------------ DDL
+
+    def create_unique_index(self, table: TableName, name: str, columns: Sequence[str]) -> None:
+        cols = ", ".join(map(self.quote, columns))
+        self.execute(f"ALTER TABLE {self.table_sql(table)} ADD UNIQUE INDEX {self.quote(name)} ({cols})")
+
+    def drop_index(self, table: TableName, name: str) -> None:
+        self.execute(f"ALTER TABLE {self.table_sql(table)} DROP INDEX {self.quote(name)}")
+
+    def copy_structure(self, source: TableName, target: TableName) -> None:
+        self.execute(f"CREATE TABLE {self.table_sql(target)} LIKE {self.table_sql(source)}")
+
+    def swap(self, table: TableName, new: TableName, old: TableName | None) -> None:
+        moves = [(table, old)] if old is not None else []
+        moves.append((new, table))
+        self.execute("RENAME TABLE " + ", ".join(f"{self.table_sql(a)} TO {self.table_sql(b)}" for a, b in moves))
+
+    def on_conflict(self, key: Sequence[str], update: Sequence[str] | None) -> str:
+        """ON DUPLICATE KEY UPDATE (any unique key of the table triggers it)."""
+        if not update:
+            first = self.quote(key[0])
+            return f"ON DUPLICATE KEY UPDATE {first} = {first}"
+        return "ON DUPLICATE KEY UPDATE " + ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in update)

