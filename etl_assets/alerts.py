@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import requests
 
@@ -64,12 +65,14 @@ class AlertDeliveryError(Exception):
 def alert_secrets(loaded: LoadedPipeline) -> frozenset[str]:
     """Values an alert must never show: the config's env values, the webhook URL, the SMTP password."""
     alerts = loaded.config.alerts
-    extra = set()
+    extra: set[str] = set()
     if alerts is not None:
-        extra |= {alerts.webhook or ""}
+        if alerts.webhook:
+            url = urlsplit(alerts.webhook)
+            extra |= {alerts.webhook, url.path + (f"?{url.query}" if url.query else ""), url.password or ""}
         if alerts.email is not None:
             extra |= {alerts.email.password or ""}
-    return loaded.secrets | frozenset(s for s in extra if s)
+    return loaded.secrets | frozenset(s for s in extra if len(s) > 1)
 
 
 def _post(url: str, payload: dict[str, Any]) -> None:
@@ -104,6 +107,15 @@ def _with_retries(send: Callable[[], None], pause: float) -> None:
             time.sleep(pause * (attempt + 1))
 
 
+def _describe(exc: Exception) -> str:
+    """An HTTP error by its status only (its text quotes the secret URL); anything else in full."""
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, requests.RequestException):
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
+
+
 def send_alert(loaded: LoadedPipeline, alert: Alert, pause: float = 1.0) -> list[str]:
     """Deliver to every configured channel (each retried); the channels that worked.
 
@@ -125,7 +137,7 @@ def send_alert(loaded: LoadedPipeline, alert: Alert, pause: float = 1.0) -> list
             _with_retries(send, pause)
             done.append(name)
         except Exception as exc:  # noqa: BLE001
-            failed.append(f"{name}: {redact(f'{type(exc).__name__}: {exc}', secrets)}")
+            failed.append(f"{name}: {redact(_describe(exc), secrets)}")
     if failed:
         raise AlertDeliveryError(f"alert for {alert.pipeline} not delivered ({'; '.join(failed)})")
     return done

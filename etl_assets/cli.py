@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .config import ConfigValidationError, configs_dir, discover, load_all, load_pipeline
+from .gateway.commands import add_gateway_commands
 
 
 def cmd_validate(paths: Sequence[str]) -> int:
@@ -78,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_run.add_argument("pipeline")
     p_run.add_argument("--select", nargs="+", default=[], metavar="ASSET", help="asset names (or <pipeline>/<asset>)")
     p_run.add_argument("--partition", help="partition key, for partitioned pipelines")
+    add_gateway_commands(sub)
     args = parser.parse_args(argv)
+    if hasattr(args, "handler"):  # serve, user add|list|remove
+        return args.handler(args)
     started = time.monotonic()
     if args.command == "validate":
         return cmd_validate(args.paths)

@@ -95,8 +95,9 @@ def resolve_selection(pipeline: str, select: Sequence[str], job: dg.JobDefinitio
 
 def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None) -> int:
     """Execute; print a summary per asset; 0 only when every step and check succeeded."""
-    from . import defs
+    from .definitions import load_definitions
 
+    defs = load_definitions()
     try:
         job = defs.resolve_job_def(pipeline)
     except Exception:  # noqa: BLE001 - unknown job name

@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from sensors.runs import triggered_files, watched_paths
 
+from ..checks.asset import check_resource_keys, check_specs, run_checks
 from ..metadata import table_metadata
 from ..partitions import partition_window, render_placeholders
 from ..sources.api import read_api_source
@@ -41,14 +42,16 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
     connection = getattr(src, "connection", None)
     resource_keys = {ctx.sql_resource_key(connection)} if connection else set()
 
-    @dg.asset(kinds={src.type}, required_resource_keys=resource_keys, **ctx.common_kwargs())
+    @dg.asset(kinds={src.type}, required_resource_keys=resource_keys | check_resource_keys(ctx), check_specs=check_specs(ctx), **ctx.common_kwargs())
     @redacting(ctx.loaded)
-    def source_asset(context: dg.AssetExecutionContext) -> dg.Output:
+    def source_asset(context: dg.AssetExecutionContext):  # no return annotation: Dagster would take it as the output type
         meta: dict[str, Any] = {}
         with staged_writer(ctx.key) as writer:
             for chunk in reader(ctx, context, meta):
                 writer.write(chunk)
             table = writer.commit()
-        return dg.Output(table, metadata={**table_metadata(table, ctx.loaded.redact), **meta})
+        checked = run_checks(ctx, context, table)
+        metadata = {**table_metadata(checked.table, ctx.loaded.redact), **meta, **checked.metadata}
+        return dg.MaterializeResult(value=checked.table, metadata=metadata, check_results=checked.results)
 
     return source_asset

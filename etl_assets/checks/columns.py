@@ -113,6 +113,7 @@ def check_columns(checks: ChecksConfig, table: StoredTable, chunk_rows: int) -> 
     result = GroupResult(NAME)
     dropped = check_schema(checks, table, result)
     plans = _plans(checks, table.schema, result)
+    result.rows.rank(label for plan in plans for label in _labels(plan))
     offset = 0
     for frame in table.frames(chunk_rows):
         frame.index = pd.RangeIndex(offset, offset + len(frame))
@@ -122,6 +123,12 @@ def check_columns(checks: ChecksConfig, table: StoredTable, chunk_rows: int) -> 
         if plan.rule.unique:
             _check_unique(table, plan, result)
     return result, dropped
+
+
+def _labels(plan: ColumnPlan) -> list[str]:
+    """Every reason label a column can produce, in config order."""
+    name = plan.name
+    return [f"{name} type {plan.rule.type}", f"{name} not a number", f"{name} not null", *(label for label, _ in plan.checks), f"{name} unique"]
 
 
 def _check_chunk(frame: pd.DataFrame, plans: list[ColumnPlan], result: GroupResult) -> None:

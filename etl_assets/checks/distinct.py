@@ -1,8 +1,9 @@
 """Distinct counts in one pass over chunks: exact up to a cap, then a HyperLogLog estimate.
 
-Values are hashed to 64 bits (pandas' hash); the exact count keeps the set of hashes of up to
-`EXACT_CAP` distinct values (8 bytes each). Past the cap only the HyperLogLog registers are kept
-(2**14 bytes per column, standard error about 0.8%).
+Each chunk's distinct values (Arrow `unique`) are hashed to 64 bits (pandas' hash); the exact count
+keeps the hashes of up to `EXACT_CAP` distinct values (8 bytes each). Past the cap only the
+HyperLogLog registers are kept (2**14 bytes per column, standard error about 0.8%). Cost: about
+0.1 us per value, plus 0.4 us per distinct text value of each chunk.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class DistinctCounter:
         uniques = pc.unique(values.drop_null())
         if not len(uniques):
             return
-        hashes = pd.util.hash_pandas_object(pd.Series(uniques.to_pandas()), index=False).to_numpy(dtype="uint64")
+        hashes = pd.util.hash_array(uniques.to_numpy(zero_copy_only=False), categorize=False).astype("uint64")
         self._update_registers(hashes)
         if self.exact is not None:
             self.exact = np.union1d(self.exact, hashes)

@@ -96,6 +96,8 @@ def _gx_batch_definition() -> Any:
 class _Runner:
     batch_definition: Any
     tallies: dict[int, _Tally] = field(default_factory=dict)
+    table_failures: dict[int, str] = field(default_factory=dict)
+    """Expectation number -> its table-level failure (reported in config order)."""
 
     def run(self, items: list[tuple[int, Expectation]], frame: pd.DataFrame, result: GroupResult) -> None:
         import great_expectations as gx
@@ -113,7 +115,7 @@ class _Runner:
         error = _exception(outcome.exception_info or {})
         if error:
             tally.success, tally.error = False, error
-            result.add_table_failure(f"{expectation.label}: could not run: {error}")
+            self.table_failures[number] = f"{expectation.label}: could not run: {error}"
             return
         details = outcome.result or {}
         tally.unexpected += int(details.get("unexpected_count") or 0)
@@ -126,7 +128,7 @@ class _Runner:
             values = details.get("unexpected_list") or []
             result.rows.add(np.asarray(rows, dtype="int64"), expectation.label, values if len(values) == len(rows) else None)
         else:
-            result.add_table_failure(f"{expectation.label}: failed (observed {_plain(details.get('observed_value'))})")
+            self.table_failures[number] = f"{expectation.label}: failed (observed {_plain(details.get('observed_value'))})"
 
 
 _NUMBER = "etl_expectation_number"
@@ -154,6 +156,7 @@ def check_expectations(configured: list[dict[str, dict[str, Any]]], table: Store
     """The `expectations` check over the whole table."""
     result = GroupResult(NAME)
     items = [(i, Expectation(name, dict(kwargs))) for i, entry in enumerate(configured) for name, kwargs in entry.items()]
+    result.rows.rank(e.label for _, e in items)
     runner = _Runner(_gx_batch_definition())
     chunked = [item for item in items if item[1].chunkable]
     whole = [item for item in items if not item[1].chunkable]
@@ -164,6 +167,8 @@ def check_expectations(configured: list[dict[str, dict[str, Any]]], table: Store
             runner.run(chunked, frame, result)
     if whole:
         runner.run(whole, _whole_frame(table, [e for _, e in whole]), result)
+    for number in sorted(runner.table_failures):
+        result.add_table_failure(runner.table_failures[number])
     result.details["expectations"] = [
         {"expectation": e.label, "success": t.success, "unexpected_rows": t.unexpected, **({"observed": _plain(t.observed)} if t.observed is not None else {})}
         for (i, e) in items

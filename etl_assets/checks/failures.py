@@ -19,6 +19,8 @@ def format_value(value: Any) -> str:
         return "null"
     if isinstance(value, (np.floating, float)) and float(value).is_integer():
         return str(int(value)) if abs(value) < 1e15 else str(value)
+    if isinstance(value, tuple):  # a pair or group of values (multi-column expectations)
+        return "(" + ", ".join(format_value(v) for v in value) + ")"
     return show_value(value.item() if isinstance(value, np.generic) else value)
 
 
@@ -32,6 +34,13 @@ class RowFailures:
     """(row position, rule, reason) triples, added chunk by chunk; positions are 0-based in the table."""
 
     _parts: list[pd.DataFrame] = field(default_factory=list)
+    _frame: pd.DataFrame | None = None
+    _order: dict[str, int] = field(default_factory=dict)
+
+    def rank(self, rules: Iterable[str]) -> None:
+        """The order of a row's reasons (config order); unranked rules come after, in order added."""
+        self._order = {rule: i for i, rule in enumerate(dict.fromkeys(rules))}
+        self._frame = None
 
     def add(self, rows: Iterable[int], rule: str, values: Iterable[Any] | None = None, detail: Iterable[str] | None = None) -> None:
         """Rows failing `rule`; each reason is the rule with the row's value (and an optional detail)."""
@@ -45,13 +54,18 @@ class RowFailures:
             for v, d in zip(values_list, details)
         ]
         self._parts.append(pd.DataFrame({ROW: rows, RULE: rule, REASON: reasons}))
+        self._frame = None
 
     def frame(self) -> pd.DataFrame:
         """All failures sorted by row (a row failing several rules has several entries)."""
-        if not self._parts:
-            return pd.DataFrame({ROW: pd.Series(dtype="int64"), RULE: pd.Series(dtype=object), REASON: pd.Series(dtype=object)})
-        out = pd.concat(self._parts, ignore_index=True).drop_duplicates()
-        return out.sort_values([ROW, RULE], kind="stable", ignore_index=True)
+        if self._frame is None:
+            if not self._parts:
+                self._frame = pd.DataFrame({ROW: pd.Series(dtype="int64"), RULE: pd.Series(dtype=object), REASON: pd.Series(dtype=object)})
+            else:
+                out = pd.concat(self._parts, ignore_index=True).drop_duplicates()
+                rank = out[RULE].map(self._order).fillna(len(self._order))
+                self._frame = out.assign(_rank=rank).sort_values([ROW, "_rank"], kind="stable", ignore_index=True).drop(columns="_rank")
+        return self._frame
 
 
 @dataclass
@@ -68,6 +82,9 @@ class GroupResult:
     """column -> declared type, for columns the passed-on data should be converted to."""
     unconvertible: set[str] = field(default_factory=set)
     """Columns with values that fail their declared type (not converted in warn mode)."""
+
+    def failing_rows(self) -> int:
+        return int(self.rows.frame()[ROW].nunique())
 
     def add_table_failure(self, message: str) -> None:
         if message not in self.table:

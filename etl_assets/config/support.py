@@ -6,11 +6,6 @@ from typing import Any
 from .models import PipelineConfig
 
 UNSUPPORTED: dict[str, str] = {
-    "source type 'sftp'": "network sources, issue #3",
-    "source type 'api'": "network sources, issue #3",
-    "source type 'sql'": "network sources, issue #3",
-    "checks": "data quality checks, issue #4",
-    "quarantine": "data quality checks, issue #4",
     "watch on a partitioned pipeline": "a sensor run has no partition; use the schedule or backfills",
 }
 """Features that validate but cannot run yet; an entry is removed when its runtime lands."""

@@ -82,10 +82,10 @@ class DagsterMetrics(Collector):
         for result in asset_results(self.instance, run_id, finished=True):
             labels = (result.asset.split("/", 1)[0], result.asset)
             self.assets[(*labels, result.status)] += 1
-            self.rows[labels] += result.rows or 0
-            self.quarantined[labels] += result.rows_quarantined or 0
+            _add(self.rows, labels, result.rows)
+            _add(self.quarantined, labels, result.rows_quarantined)
             for operation in LOAD_OPERATIONS:
-                self.loaded[(*labels, operation)] += getattr(result, f"rows_{operation}") or 0
+                _add(self.loaded, (*labels, operation), getattr(result, f"rows_{operation}"))
             for check in result.checks:
                 outcome = "passed" if check.passed else ("warn" if check.severity == "WARN" else "failed")
                 self.checks[(*labels, check.name, outcome)] += 1
@@ -116,6 +116,12 @@ class DagsterMetrics(Collector):
         for labels, value in sorted(counts.items()):
             gauge.add_metric(labels, value)
         return gauge
+
+
+def _add(counter: Counter, labels: tuple[str, ...], value: int | None) -> None:
+    """Count a metadata value an asset reported (assets that report none get no series)."""
+    if value is not None:
+        counter[labels] += value
 
 
 def _counter(name: str, documentation: str, labels: list[str], values: Counter) -> CounterMetricFamily:

@@ -38,7 +38,7 @@ def preview(loaded: LoadedPipeline, asset: str, limit: int) -> Preview:
     else:
         source, frame = _stored(asset_key(cfg.pipeline, name), limit)
     frame = frame[[c for c in frame.columns if not str(c).startswith(RESERVED_PREFIX)]].head(limit)
-    data = json.loads(frame.to_json(orient="split", index=False, date_format="iso", default_handler=str))
+    data = json.loads(frame.to_json(orient="split", index=False, date_format="iso", double_precision=15, default_handler=str))
     return Preview(asset=f"{cfg.pipeline}/{name}", source=loaded.redact(source), columns=[str(c) for c in data["columns"]], rows=data["data"])
 
 

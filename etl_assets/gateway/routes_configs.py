@@ -39,8 +39,10 @@ async def upload_config(body: ConfigUpload, gateway: Gateway = Depends(get_gatew
         except UploadRejected as rejected:
             return JSONResponse(ConfigErrors(detail=str(rejected), errors=rejected.errors).model_dump(), status_code=rejected.status)
         version, new = await run_in_threadpool(gateway.history.record, written.pipeline, written.content, written.path.name, "uploaded", principal.name)
+        reload_error = None
         try:
-            reload_error = await gateway.dagster.reload(gateway.location)
+            if written.changed:
+                reload_error = await gateway.dagster.reload(gateway.location)
         except DagsterApiError as exc:
             reload_error = str(exc)
     result = UploadResult(pipeline=written.pipeline, file=written.path.name, version=version.version, sha256=version.sha256, new_version=new, reload_error=reload_error)

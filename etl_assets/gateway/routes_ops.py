@@ -5,7 +5,7 @@ import hmac
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -32,12 +32,14 @@ def _storage_up(gateway: Gateway) -> bool:
         return False
 
 
-@router.get("/api/v1/health", response_model=Health)
-async def health(gateway: Gateway = Depends(get_gateway)) -> Health:
+@router.get("/api/v1/health", response_model=Health, responses={503: {"model": Health, "description": "a webserver or the storage is down"}})
+async def health(gateway: Gateway = Depends(get_gateway)) -> JSONResponse:
     """Whether both webservers and Dagster's storage answer (no login needed)."""
     admin, viewer = await _up(gateway.admin), await _up(gateway.viewer)
     storage = await run_in_threadpool(_storage_up, gateway)
-    return Health(status="ok" if admin and viewer and storage else "degraded", webserver=admin, read_only_webserver=viewer, storage=storage)
+    ok = admin and viewer and storage
+    body = Health(status="ok" if ok else "degraded", webserver=admin, read_only_webserver=viewer, storage=storage)
+    return JSONResponse(body.model_dump(), status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 @router.get(
@@ -48,7 +50,7 @@ async def health(gateway: Gateway = Depends(get_gateway)) -> Health:
 async def metrics(request: Request, gateway: Gateway = Depends(get_gateway)) -> Response:
     """Runs by pipeline and status, run durations, rows loaded and quarantined, check results."""
     token = bearer_token(request)
-    scraper = gateway.settings.metrics_token is not None and token is not None and hmac.compare_digest(token, gateway.settings.metrics_token)
+    scraper = gateway.settings.metrics_token is not None and token is not None and hmac.compare_digest(token.encode(), gateway.settings.metrics_token.encode())
     if not scraper and gateway.auth.principal(request) is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in: send `Authorization: Bearer <token>`", headers={"WWW-Authenticate": "Bearer"})
     body = await run_in_threadpool(generate_latest, gateway.registry)

@@ -67,7 +67,7 @@ class GatewaySettings:
             raise SettingsError(f"ETL_GATEWAY_SECRET is too short ({len(secret)} characters, need at least {MIN_SECRET_LENGTH})")
         return cls(
             secret=secret,
-            users_file=Path(env.get("ETL_USERS_FILE", "etl_users.yaml")),
+            users_file=users_file(env),
             configs_dir=configs_dir(),
             cookie_secure=_flag(env, "ETL_GATEWAY_COOKIE_SECURE", default=not dev),
             token_ttl_seconds=_positive_int(env, "ETL_GATEWAY_TOKEN_TTL", DEFAULT_TOKEN_TTL),
@@ -76,6 +76,11 @@ class GatewaySettings:
             metrics_token=env.get("ETL_METRICS_TOKEN") or None,
             dev=dev,
         )
+
+
+def users_file(env: Mapping[str, str] | None = None) -> Path:
+    """$ETL_USERS_FILE, default etl_users.yaml in the working directory."""
+    return Path((os.environ if env is None else env).get("ETL_USERS_FILE", "etl_users.yaml"))
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -31,6 +31,7 @@ class WrittenConfig:
     pipeline: str
     path: Path
     content: str
+    changed: bool
 
 
 def write_config(directory: Path, content: str, file_name: str | None) -> WrittenConfig:
@@ -50,10 +51,11 @@ def write_config(directory: Path, content: str, file_name: str | None) -> Writte
         conflict = _conflict(name, final, declared)
         if conflict:
             raise UploadRejected(409, "pipeline name conflict; nothing was written", [str(ConfigError(shown, 1, 1, conflict, "pipeline"))])
+        changed = not final.exists() or final.read_text(encoding="utf-8-sig") != content
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    return WrittenConfig(name, final, content)
+    return WrittenConfig(name, final, content, changed)
 
 
 def _file_name(content: str, file_name: str | None, declared: dict[str, Path]) -> str:

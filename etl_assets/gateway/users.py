@@ -76,6 +76,10 @@ def save_user(path: Path, user: User) -> None:
     """Add or replace one user in the file (created 0600), written atomically."""
     users = read_users_file(path)
     users[user.name] = user
+    _write_users(path, users)
+
+
+def _write_users(path: Path, users: dict[str, User]) -> None:
     data = {"users": {u.name: {"role": u.role, "password_hash": u.password_hash} for u in sorted(users.values(), key=lambda u: u.name)}}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".users-", suffix=".tmp")
@@ -117,3 +121,12 @@ class UserStore:
 
     def count(self) -> int:
         return len({*self._env, *self._file})
+
+
+def remove_user(path: Path, name: str) -> bool:
+    """Remove one user from the file; False when it was not there."""
+    users = read_users_file(path)
+    if users.pop(name, None) is None:
+        return False
+    _write_users(path, users)
+    return True

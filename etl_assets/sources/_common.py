@@ -9,7 +9,7 @@ import os
 import tempfile
 import zipfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Protocol
 
@@ -198,10 +198,6 @@ def join_types(a: pa.DataType, b: pa.DataType) -> pa.DataType:
     return pa.string()
 
 
-def is_temporal(t: pa.DataType) -> bool:
-    return pa.types.is_temporal(t)
-
-
 def conform(data: pa.Table | pa.RecordBatch, schema: pa.Schema, path: Path) -> pa.Table:
     """`data` with the columns and types of `schema`."""
     table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
@@ -239,15 +235,15 @@ class FileReader(Protocol):
         """Stream the file with the columns and types of `schema`."""
 
 
-@dataclass
 class Spool:
-    """Chunks held in memory up to a budget, then in an Arrow IPC temp file."""
+    """Chunks held in memory up to a budget (default SPOOL_MEMORY_BYTES), then in an Arrow IPC temp file."""
 
-    budget: int = field(default_factory=lambda: SPOOL_MEMORY_BYTES)
-    _chunks: list[pa.Table | pa.RecordBatch] = field(default_factory=list)
-    _bytes: int = 0
-    _path: str | None = None
-    _writer: ipc.RecordBatchFileWriter | None = None
+    def __init__(self, budget: int | None = None):
+        self.budget = SPOOL_MEMORY_BYTES if budget is None else budget
+        self._chunks: list[pa.Table | pa.RecordBatch] = []
+        self._bytes = 0
+        self._path: str | None = None
+        self._writer: ipc.RecordBatchFileWriter | None = None
 
     def add(self, chunk: pa.Table | pa.RecordBatch) -> None:
         if self._writer is not None:

@@ -22,7 +22,6 @@ from ._common import (
     check_columns,
     check_names,
     decode_error,
-    is_temporal,
     join_types,
     numbered_names,
     open_binary,
@@ -207,7 +206,7 @@ class CsvReader:
         """pandas reads dates and times as text, and text that is not valid is a decode error."""
         if any(pa.types.is_binary(f.type) for f in schema):
             raise decode_error(self.path, self.opts.encoding)
-        text = {f.name: pa.string() for f in schema if f.name not in types and is_temporal(f.type)}
+        text = {f.name: pa.string() for f in schema if f.name not in types and pa.types.is_temporal(f.type)}
         if text:
             raise _Retype(text)
 
@@ -248,7 +247,7 @@ class CsvReader:
         kind = pacsv.read_csv(io.BytesIO(data), parse_options=parse, convert_options=self._convert({}, [])).schema[0].type
         if pa.types.is_binary(kind):
             raise decode_error(self.path, self.opts.encoding)
-        return pa.string() if is_temporal(kind) else kind
+        return pa.string() if pa.types.is_temporal(kind) else kind
 
     def _check_end(self, last: pa.RecordBatch | None, tail: bytes) -> None:
         """pyarrow takes an unterminated quote in the last column as a value running to the end of

@@ -21,7 +21,8 @@ csv / tsv (pyarrow streaming reader; the result equals pandas.read_csv on the wh
     null_values          []: extra texts read as null, besides pandas' defaults
                          ("", NA, N/A, NULL, null, NaN, nan, #N/A, <NA>, None, ...)
     default_null_values  true; false: only `null_values` (and no empty field) are null
-    columns              all: the columns to keep, in this order
+    columns              all: the columns to keep, in the order listed (pandas' usecols would
+                         keep the file's order)
     column_types         {}: {column: string|integer|float|boolean|date|datetime|decimal}; other
                          columns are inferred like pandas: integer, float, boolean (True/true/TRUE,
                          False/false/FALSE), else string. Dates and times are never inferred: they
@@ -51,7 +52,14 @@ txt (streamed)
 
 An option name unknown to every format is an error; options of other formats are ignored.
 Column names must be non-empty and unique. Errors are `SourceError`s naming the file and, where
-known, the line: `data/x.csv:57: expected 19 fields, found 21`.
+known, the line: `data/x.csv:57: expected 19 fields, found 21`. A row with too few or too many
+fields, or a quote that is never closed, is an error (pandas fills short rows; this never guesses).
+
+Before yielding anything, each file is read whole once to learn its types (so a value late in a big
+file widens the column instead of failing mid-load). A single file's data is kept meanwhile: in
+memory up to $ETL_SOURCE_SPOOL_BYTES (256 MiB), beyond that in an Arrow temp file in $TMPDIR; the
+files of a glob are read twice instead. Floats are parsed exactly (pandas' default parser can be one
+ulp off; pandas.read_csv(float_precision="round_trip") gives the same values).
 """
 from __future__ import annotations
 
@@ -151,9 +159,7 @@ def read_files(
     paths: list[Path], fmt: str | None, options: Mapping[str, Any], chunk_rows: int = CHUNK_ROWS
 ) -> Iterator[pa.Table]:
     """Read every file in order as tables of at most `chunk_rows` rows, all with one schema (at least
-    one table, possibly empty). Each file is read whole once to learn its types before anything is
-    yielded; a single file's data is kept meanwhile (spilling to a temp file beyond a memory budget),
-    several files are read a second time."""
+    one table, possibly empty). See the module docstring for formats, options and memory use."""
     if not paths:
         raise SourceError("no files to read")
     if chunk_rows < 1:

@@ -14,6 +14,8 @@ import dagster as dg
 import pyarrow as pa
 
 from resources.sftp import RemoteFile, SftpResource, SftpSession
+from sensors.listing import split_glob
+from sensors.runs import triggered_files
 from resources.templates import Secrets
 
 from ..config.errors import display_path
@@ -23,9 +25,12 @@ from .errors import SourceError
 from .files import read_files
 
 
-def download_all(session: SftpSession, pattern: str, directory: Path) -> tuple[list[RemoteFile], list[Path]]:
-    """(remote files, local copies) of every file matching pattern; none matching is an error."""
+def download_all(session: SftpSession, pattern: str, directory: Path, names: list[str] | None = None) -> tuple[list[RemoteFile], list[Path]]:
+    """(remote files, local copies) of every file matching pattern (only `names`, relative to the
+    pattern's fixed root, for a run started by the source's watch sensor); none matching is an error."""
     remote = session.glob(pattern)
+    if names is not None:
+        remote = triggered(remote, pattern, names)
     if not remote:
         raise SourceError(f"no remote file matches {pattern!r} on {session.settings.display}")
     local = []
@@ -34,6 +39,16 @@ def download_all(session: SftpSession, pattern: str, directory: Path) -> tuple[l
         session.download(file, dest)
         local.append(dest)
     return remote, local
+
+
+def triggered(remote: list[RemoteFile], pattern: str, names: list[str]) -> list[RemoteFile]:
+    """The files a sensor run was started for, in the order of `names`."""
+    root = PurePosixPath(split_glob(pattern)[0])
+    by_name = {PurePosixPath(f.path).relative_to(root).as_posix(): f for f in remote if PurePosixPath(f.path).is_relative_to(root)}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise SourceError(f"{', '.join(missing)} started this run but no longer match {pattern!r}")
+    return [by_name[n] for n in names]
 
 
 def read_sftp_source(ctx: Any, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> Iterator[pa.Table]:
@@ -46,7 +61,7 @@ def read_sftp_source(ctx: Any, context: dg.AssetExecutionContext, meta: dict[str
         with resource.session(context.log.warning, secrets) as session:
             where = secrets.redact(session.settings.display)
             context.log.info(secrets.redact(f"listing {pattern} on {where}"))
-            remote, local = download_all(session, pattern, Path(tmp))
+            remote, local = download_all(session, pattern, Path(tmp), triggered_files(context.run.tags, src.name))
         size = sum(f.size for f in remote)
         context.log.info(secrets.redact(f"downloaded {len(remote)} file(s), {size} bytes from {where}"))
         meta.update(

@@ -7,7 +7,7 @@ import logging
 import socket
 import threading
 import time
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -60,7 +60,7 @@ class Mailbox:
         self.logins: list[tuple[str, str]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content))
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
@@ -170,7 +170,7 @@ def test_a_failed_run_is_alerted_by_webhook_and_email(pipeline: Callable[..., Lo
     mail = mailbox.messages[0]
     assert mail["To"] == "oncall@example.com" and mail["From"] == "etl@example.com"
     assert mail["Subject"] == text.splitlines()[0]
-    assert mail.get_payload(decode=True).decode().strip() == text.strip()
+    assert mail.get_content().replace("\r\n", "\n").strip() == text.strip()
     assert mailbox.logins == [("etl", SMTP_PASSWORD)]
     assert_no_secret(json.dumps(body), mail.as_string())
 
@@ -284,7 +284,7 @@ def test_delivery_failure_is_reported_without_the_webhook_url(pipeline: Callable
     loaded = pipeline()
     with pytest.raises(AlertDeliveryError) as err:
         send_alert(loaded, Alert(kind="run_failure", pipeline="orders", what="x", run_id="r1"), pause=0)
-    assert "webhook:" in str(err.value)
+    assert "webhook: ConnectionError" in str(err.value)
     assert_no_secret(str(err.value))
 
 

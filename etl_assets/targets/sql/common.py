@@ -164,13 +164,13 @@ def db_category(db_type: str) -> str:
     if t.startswith("datetime"):
         return "timestamp"
     rules = [
-        (("bool",), "bool"),
+        (("bool", "boolean"), "bool"),
         (("date",), "date"),
         (("time",), "time"),
-        (("bigint", "int", "smallint", "tinyint", "mediumint", "integer", "serial"), "integer"),
+        (("bigint", "int", "smallint", "tinyint", "mediumint", "integer", "int2", "int4", "int8", "serial", "bigserial"), "integer"),
         (("numeric", "decimal", "number"), "decimal"),
-        (("double", "float", "real"), "float"),
-        (("text", "varchar", "character", "char", "clob", "string", "nvarchar", "longtext", "mediumtext", "tinytext"), "string"),
+        (("double", "float", "real", "float4", "float8"), "float"),
+        (("text", "varchar", "character", "char", "bpchar", "clob", "string", "nvarchar", "nchar", "longtext", "mediumtext", "tinytext"), "string"),
         (("bytea", "blob", "binary", "varbinary", "longblob", "mediumblob", "tinyblob"), "binary"),
     ]
     head = t.split("(")[0].split()[0] if t else ""

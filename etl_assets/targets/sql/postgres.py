@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from etl_assets.targets.sql.common import TableName
+from etl_assets.targets.sql.common import TableName, arrow_category
 from etl_assets.targets.sql.dialect import Dialect, StageColumn
 
 SEQ = "_etl_seq"
@@ -123,6 +123,14 @@ class Postgres(Dialect):
         self, table: TableName, columns: Sequence[str], stage: Sequence[StageColumn],
         batches: Iterable[pa.RecordBatch], constants: Sequence[Any],
     ) -> None:
+        """COPY straight into the table when its column types take the binary encoding of the
+        values as they are; else COPY into a stage and INSERT ... SELECT (which casts)."""
+        constant_types = [pa.scalar(v).type for v in constants]
+        if self._binary_compatible(table, columns, [c.arrow for c in stage] + constant_types):
+            copy_columns = [*stage, *(StageColumn(n, t, "") for n, t in zip(columns[len(stage):], constant_types))]
+            target = f"{self.display(table)} ({', '.join(map(self.quote_name, columns))})"  # COPY: no params
+            self._copy_into(target, copy_columns, _with_constants(batches, constants, constant_types))
+            return
         name = self._copy(stage, batches)
         values = [self.quote(c.name) for c in stage] + [self.param] * len(constants)
         self.execute(
@@ -130,6 +138,11 @@ class Postgres(Dialect):
             f"SELECT {', '.join(values)} FROM {name}",
             constants,
         )
+
+    def _binary_compatible(self, table: TableName, columns: Sequence[str], types: Sequence[pa.DataType]) -> bool:
+        """Whether each column's type reads the binary COPY encoding of its Arrow type."""
+        existing = self.columns(table) or {}
+        return all(_reads_binary(existing.get(name, ""), arrow_category(t)) for name, t in zip(columns, types))
 
     def stage(self, columns: Sequence[StageColumn], batches: Iterable[pa.RecordBatch], key: Sequence[str], keep_last: bool) -> str:
         """A plain stage filled by COPY; DISTINCT ON picks one row per key (the last by load
@@ -145,34 +158,64 @@ class Postgres(Dialect):
 
     def _copy(self, columns: Sequence[StageColumn], batches: Iterable[pa.RecordBatch]) -> str:
         """Create a temporary stage (dropped at commit) and COPY the batches into it."""
-        from pgpq import ArrowToPostgresBinaryEncoder
-
         name = self.quote(f"_etl_stage_{uuid.uuid4().hex[:12]}")
         defs = ", ".join(f"{self.quote(c.name)} {self.column_type(c.arrow)}" for c in columns)
         self.execute(f"CREATE TEMPORARY TABLE {name} ({defs}) ON COMMIT DROP")
-        schema = pa.schema([pa.field(c.name, c.arrow) for c in columns])
+        self._copy_into(name, columns, batches)
+        return name
+
+    def _copy_into(self, target: str, columns: Sequence[StageColumn], batches: Iterable[pa.RecordBatch]) -> None:
+        """COPY FROM STDIN in pgpq's binary format (CSV for types pgpq cannot encode)."""
+        from pgpq import ArrowToPostgresBinaryEncoder
+
         try:
-            encoder = ArrowToPostgresBinaryEncoder(schema)
-        except ValueError:  # a type pgpq cannot encode (e.g. decimals wider than 38 digits)
-            self._copy_csv(name, batches)
-            return name
-        with self.conn.cursor() as cur, cur.copy(f"COPY {name} FROM STDIN (FORMAT BINARY)") as copy:
+            encoder = ArrowToPostgresBinaryEncoder(pa.schema([pa.field(c.name, c.arrow) for c in columns]))
+        except ValueError:  # e.g. decimals wider than 38 digits
+            self._copy_csv(target, batches)
+            return
+        with self.conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(encoder.write_header())
             for batch in batches:
                 copy.write(encoder.write_batch(batch))
             copy.write(encoder.finish())
-        return name
 
-    def _copy_csv(self, name: str, batches: Iterable[pa.RecordBatch]) -> None:
+    def _copy_csv(self, target: str, batches: Iterable[pa.RecordBatch]) -> None:
         """COPY in CSV: strings are always quoted, so "" is an empty string and nothing is NULL."""
         import pyarrow.csv as pacsv
 
         options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        with self.conn.cursor() as cur, cur.copy(f"COPY {name} FROM STDIN (FORMAT CSV)") as copy:
+        with self.conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN (FORMAT CSV)") as copy:
             for batch in batches:
                 buffer = io.BytesIO()
                 pacsv.write_csv(batch, buffer, options)
                 copy.write(buffer.getvalue())
+
+
+_BINARY_TYPES = {
+    "integer": ("bigint",),
+    "float": ("double precision",),
+    "bool": ("boolean",),
+    "string": ("text", "character varying"),
+    "binary": ("bytea",),
+    "date": ("date",),
+    "time": ("time without time zone",),
+    "timestamp": ("timestamp without time zone",),
+    "timestamptz": ("timestamp with time zone",),
+    "decimal": ("numeric",),
+}
+"""Column types (as format_type spells them) that read the binary encoding of a category."""
+
+
+def _reads_binary(db_type: str, category: str) -> bool:
+    return any(db_type == base or db_type.startswith(base + "(") for base in _BINARY_TYPES.get(category, ()))
+
+
+def _with_constants(batches: Iterable[pa.RecordBatch], constants: Sequence[Any], types: Sequence[pa.DataType]) -> Iterable[pa.RecordBatch]:
+    """Each batch with one more column per constant, holding that value in every row."""
+    for batch in batches:
+        for i, (value, type_) in enumerate(zip(constants, types)):
+            batch = batch.append_column(f"_etl_const{i}", pa.repeat(pa.scalar(value, type_), batch.num_rows))
+        yield batch
 
 
 def _numbered(batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl_assets.sources import _common
-from etl_assets.sources.files import SourceError, detect_format, expand_paths, read_files
+from etl_assets.sources.files import SourceError, detect_format, expand_paths, read_file_frames, read_files
 from etl_assets.tables import to_pandas
 
 
@@ -190,7 +190,7 @@ def test_spilled_data_is_the_same(flights_data_dir: Path, monkeypatch: pytest.Mo
 def test_dates_and_times_stay_the_original_text(tmp_path: Path) -> None:
     path = write(
         tmp_path / "d.csv",
-        "d,t,ts,tz\n2013-01-01,12:00:00,2013-01-01 06:00:00,2013-01-01T06:00:00Z\n2013-02-30,25:00,x,\n",
+        "d,t,ts,tz\n2013-01-01,12:00:00,2013-01-01 06:00:00,2013-01-01T06:00:00Z\n2013-01-02,13:30:00,2013-01-02 07:00:00,\n",
     )
     table = read(path)
     assert types(table) == {"d": "string", "t": "string", "ts": "string", "tz": "string"}
@@ -242,6 +242,13 @@ def test_delimiter_quotechar_skip_rows_and_tsv(tmp_path: Path) -> None:
     assert read(path, delimiter=";", quotechar="'", skip_rows=2).to_pylist() == [{"a": 1, "b": "x;y"}]
     tsv = write(tmp_path / "a.tsv", "a\tb\n1\tx,y\n")
     assert read(tsv).to_pylist() == [{"a": 1, "b": "x,y"}]
+
+
+def test_quoting_off_and_escapechar(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", 'a,b\n"1",x"y\n')
+    assert read(path, quotechar=None).to_pylist() == [{"a": '"1"', "b": 'x"y'}]
+    escaped = write(tmp_path / "e.csv", 'a,b\n1,"say \\"hi\\""\n')
+    assert read(escaped, escapechar="\\").to_pylist() == [{"a": 1, "b": 'say "hi"'}]
 
 
 def test_header_false_names_columns(tmp_path: Path) -> None:
@@ -508,6 +515,13 @@ def test_jsonl_bad_line(tmp_path: Path) -> None:
     assert "r.jsonl:2: expected a JSON object, found an array" in error(path)
 
 
+def test_glob_of_jsonl_files_unifies_types(tmp_path: Path) -> None:
+    (tmp_path / "1.jsonl").write_text('{"a": 1, "b": null}\n')
+    (tmp_path / "2.jsonl").write_text('{"b": 2, "a": 1.5}\n')
+    table = read(expand_paths("*.jsonl", tmp_path))
+    assert types(table) == {"a": "double", "b": "int64"} and table.to_pylist() == [{"a": 1.0, "b": None}, {"a": 1.5, "b": 2}]
+
+
 def test_compressed_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl.gz"
     with gzip.open(path, "wt") as f:
@@ -592,6 +606,12 @@ def test_txt_encoding_and_bom(tmp_path: Path) -> None:
     path.write_bytes("Zürich\n".encode("latin-1"))
     assert read(path, encoding="latin-1").column("line").to_pylist() == ["Zürich"]
     assert "a.txt:1: cannot decode byte 0xfc as utf-8" in error(path)
+
+
+def test_read_file_frames_gives_pandas_chunks(tmp_path: Path) -> None:
+    frames = list(read_file_frames([write(tmp_path / "a.csv", "a,b\n1,x\n,y\n")], None, {}, chunk_rows=1))
+    assert [len(f) for f in frames] == [1, 1]
+    assert str(frames[0]["a"].dtype) == "Int64"
 
 
 def test_read_files_needs_files() -> None:

@@ -1,0 +1,102 @@
+"""A small column profile for every materialization: null share, distinct count, min/max/mean.
+
+One pass over the stored Parquet file, chunk by chunk, with Arrow compute: memory is one chunk plus
+a fixed amount per column (see `distinct` for how distinct values are counted). Min and max are
+given for numbers, dates and times; mean for numbers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..tables import StoredTable
+from .distinct import DistinctCounter
+
+
+def _numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+def _ordered(t: pa.DataType) -> bool:
+    return _numeric(t) or pa.types.is_temporal(t)
+
+
+@dataclass
+class _ColumnStats:
+    type: pa.DataType
+    nulls: int = 0
+    distinct: DistinctCounter | None = field(default_factory=DistinctCounter)
+    low: Any = None
+    high: Any = None
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, values: pa.Array) -> None:
+        self.nulls += values.null_count
+        if self.distinct is not None:
+            try:
+                self.distinct.add(values)
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid, TypeError):
+                self.distinct = None  # nested types: no distinct count
+        if _ordered(self.type) and len(values) > values.null_count:
+            bounds = pc.min_max(values)
+            low, high = bounds["min"].as_py(), bounds["max"].as_py()
+            self.low = low if self.low is None else min(self.low, low)
+            self.high = high if self.high is None else max(self.high, high)
+        if _numeric(self.type):
+            self.total += pc.sum(values.cast(pa.float64())).as_py() or 0.0
+            self.count += len(values) - values.null_count
+
+
+def _show(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    return str(value)
+
+
+_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("column", "string"),
+        dg.TableColumn("type", "string"),
+        dg.TableColumn("null_share", "float"),
+        dg.TableColumn("distinct", "int"),
+        dg.TableColumn("distinct_exact", "bool"),
+        dg.TableColumn("min", "string"),
+        dg.TableColumn("max", "string"),
+        dg.TableColumn("mean", "float"),
+    ]
+)
+
+
+def column_profile(table: StoredTable) -> dg.TableMetadataValue:
+    """The profile of every column, as table metadata."""
+    schema = table.schema
+    stats = [_ColumnStats(f.type) for f in schema]
+    rows = 0
+    for batch in table.batches():
+        rows += batch.num_rows
+        for column, values in zip(stats, batch.columns):
+            column.add(values)
+    records = [
+        dg.TableRecord(
+            {
+                "column": f.name,
+                "type": str(f.type),
+                "null_share": round(s.nulls / rows, 4) if rows else 0.0,
+                "distinct": s.distinct.count() if s.distinct is not None else None,
+                "distinct_exact": s.distinct.is_exact if s.distinct is not None else None,
+                "min": _show(s.low),
+                "max": _show(s.high),
+                "mean": round(s.total / s.count, 6) if s.count else None,
+            }
+        )
+        for f, s in zip(schema, stats)
+    ]
+    return dg.MetadataValue.table(records=records, schema=_SCHEMA)

@@ -1,0 +1,198 @@
+"""Whole pipelines through `etl run`, `dagster job execute` and `dagster asset materialize`,
+compared with what pandas computes for the same steps, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+from sqlalchemy import create_engine
+
+from etl_assets.cli import main as etl_main
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+PIPELINE = """\
+pipeline: weather
+connections:
+  wh:
+    type: sql
+    url: ${{WH_URL}}
+sources:
+  - name: raw_weather
+    type: file
+    path: {weather}
+  - name: airports
+    type: file
+    path: {airports}
+transforms:
+  - name: hourly
+    input: raw_weather
+    steps:
+      - drop_null: [temp, humid]
+      - derive: {{temp_c: "(temp - 32) * 5 / 9"}}
+      - filter: "wind_speed < 40"
+      - join: {{with: airports, on: {{origin: faa}}, how: left}}
+      - rename: {{name: airport}}
+      - select: [origin, airport, year, month, day, hour, temp_c, humid, wind_speed, time_hour]
+  - name: monthly
+    input: hourly
+    steps:
+      - aggregate:
+          by: [origin, month]
+          metrics: {{hours: "count(*)", mean_temp_c: "mean(temp_c)", max_wind: "max(wind_speed)"}}
+targets:
+  - name: hourly_table
+    input: hourly
+    type: sql
+    connection: wh
+    table: weather_hourly
+    mode: dedupe
+  - name: monthly_table
+    input: monthly
+    type: sql
+    connection: wh
+    table: weather monthly
+    mode: merge
+    primary_key: [origin, month]
+"""
+
+
+def expected(flights_data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The same steps, written directly in pandas."""
+    w = pd.read_csv(flights_data_dir / "weather.csv")
+    a = pd.read_csv(flights_data_dir / "airports.csv")
+    w = w.dropna(subset=["temp", "humid"])
+    w["temp_c"] = w.eval("(temp - 32) * 5 / 9")
+    w = w.query("wind_speed < 40")
+    w = w.merge(a, how="left", left_on="origin", right_on="faa").rename(columns={"name": "airport"})
+    hourly = w[["origin", "airport", "year", "month", "day", "hour", "temp_c", "humid", "wind_speed", "time_hour"]]
+    monthly = (
+        hourly.groupby(["origin", "month"], sort=True, dropna=False)
+        .agg(hours=("temp_c", "size"), mean_temp_c=("temp_c", "mean"), max_wind=("wind_speed", "max"))
+        .reset_index()
+    )
+    return hourly.reset_index(drop=True), monthly
+
+
+@pytest.fixture
+def project(tmp_path: Path, flights_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "weather.yaml").write_text(
+        PIPELINE.format(weather=flights_data_dir / "weather.csv", airports=flights_data_dir / "airports.csv")
+    )
+    monkeypatch.setenv("ETL_CONFIGS_DIR", str(configs))
+    monkeypatch.setenv("ETL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return tmp_path
+
+
+def read(url: str, table: str) -> pd.DataFrame:
+    frame = pd.read_sql_table(table, create_engine(url))
+    return frame[[c for c in frame.columns if not c.startswith("_etl_")]]
+
+
+def assert_matches(url: str, flights_data_dir: Path) -> None:
+    hourly, monthly = expected(flights_data_dir)
+    got_hourly = read(url, "weather_hourly")
+    got_monthly = read(url, "weather monthly").sort_values(["origin", "month"]).reset_index(drop=True)
+    assert len(got_hourly) == len(hourly)
+    assert 0 < len(hourly) < 26_115  # the filters removed some rows
+    key = ["origin", "year", "month", "day", "hour", "time_hour", "temp_c", "humid", "wind_speed"]
+    got_hourly = got_hourly.sort_values(key).reset_index(drop=True)
+    want_hourly = hourly.sort_values(key).reset_index(drop=True)
+    for col in ["origin", "airport", "year", "month", "day", "hour"]:
+        assert got_hourly[col].tolist() == want_hourly[col].tolist(), col
+    for col in ["temp_c", "humid", "wind_speed"]:
+        pd.testing.assert_series_equal(got_hourly[col].astype(float), want_hourly[col].astype(float), check_names=False)
+    assert got_monthly[["origin", "month", "hours"]].astype(str).values.tolist() == monthly[["origin", "month", "hours"]].astype(str).values.tolist()
+    pd.testing.assert_series_equal(got_monthly["mean_temp_c"], monthly["mean_temp_c"], check_names=False)
+    pd.testing.assert_series_equal(got_monthly["max_wind"].astype(float), monthly["max_wind"], check_names=False)
+
+
+@pytest.mark.parametrize("db", ["sqlite_url", "pg_url"])
+def test_etl_run_equals_pandas_and_dedupe_rerun_inserts_nothing(
+    project: Path, flights_data_dir: Path, db: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = request.getfixturevalue(db)
+    monkeypatch.setenv("WH_URL", url)
+    assert etl_main(["run", "weather"]) == 0
+    assert_matches(url, flights_data_dir)
+    out = capsys.readouterr().out
+    assert "weather/hourly_table" in out and "success" in out
+    assert etl_main(["run", "weather"]) == 0
+    assert_matches(url, flights_data_dir)  # dedupe and merge: same tables after a second run
+    second = capsys.readouterr().out
+    line = next(l for l in second.splitlines() if l.startswith("weather/hourly_table"))
+    assert line.split()[3] == "0"  # inserted
+    assert "secret" not in second
+
+
+def test_etl_run_select_runs_only_the_named_assets(project: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("WH_URL", sqlite_url)
+    assert etl_main(["run", "weather", "--select", "raw_weather", "airports"]) == 0
+    out = capsys.readouterr().out
+    assert "weather/raw_weather" in out and "weather/hourly_table" not in out
+
+
+def test_etl_run_exits_non_zero_when_a_step_fails(project: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("WH_URL", sqlite_url)
+    cfg = project / "configs" / "weather.yaml"
+    cfg.write_text(cfg.read_text().replace('filter: "wind_speed < 40"', 'filter: "wind_sped < 40"'))
+    assert etl_main(["run", "weather"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "wind_sped" in out
+
+
+def _env(project: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(extra)
+    return env
+
+
+def test_dagster_job_execute_with_the_projects_postgres_storage(
+    project: Path, flights_data_dir: Path, pg_url: str, pg_server: str
+) -> None:
+    """`dagster job execute` with the project's dagster.yaml leaves its run in Postgres storage."""
+    home = project / "pg_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    storage_url = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    dagster_url = storage_url
+    env = _env(project, DAGSTER_HOME=str(home), DAGSTER_PG_URL=dagster_url, WH_URL=pg_url)
+    proc = subprocess.run(
+        [str(BIN / "dagster"), "job", "execute", "-m", "etl_assets", "-j", "weather"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert_matches(pg_url, flights_data_dir)
+    with psycopg.connect(storage_url) as conn:
+        runs = conn.execute("SELECT pipeline_name, status FROM runs").fetchall()
+    assert runs == [("weather", "SUCCESS")]
+
+
+def test_dagster_asset_materialize_one_asset(project: Path, flights_data_dir: Path, sqlite_url: str) -> None:
+    env = _env(project, WH_URL=sqlite_url)
+    run = lambda select: subprocess.run(  # noqa: E731
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_assets", "--select", select],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )
+    proc = run("weather/raw_weather,weather/airports,weather/hourly,weather/hourly_table")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    hourly, _ = expected(flights_data_dir)
+    assert len(read(sqlite_url, "weather_hourly")) == len(hourly)
+    with pytest.raises(ValueError):
+        read(sqlite_url, "weather monthly")  # not selected, not created
+    proc = run("weather/monthly,weather/monthly_table")  # reads the stored upstream table
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_matches(sqlite_url, flights_data_dir)
