@@ -351,7 +351,7 @@ def _load_key(s: SftpSettings) -> "paramiko.PKey":
 
     assert s.private_key is not None
     try:
-        return paramiko.PKey.from_path(s.private_key, passphrase=s.password)
+        return paramiko.PKey.from_path(s.private_key, s.password)
     except FileNotFoundError:
         raise SftpAuthError(f"private_key_path {s.private_key} does not exist") from None
     except paramiko.PasswordRequiredException:

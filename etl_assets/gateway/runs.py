@@ -133,7 +133,7 @@ def run_logs(instance: dg.DagsterInstance, run_id: str, cursor: str | None, limi
             LogEntry(
                 timestamp=entry.timestamp,
                 level=logging.getLevelName(entry.level),
-                event_type=event.event_type_value if event else None,
+                event_type=event.event_type.name if event else None,
                 step_key=entry.step_key,
                 message=entry.user_message or (event.message if event and event.message else ""),
             )

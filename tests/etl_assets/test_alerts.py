@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 from email import message_from_bytes, policy
@@ -21,6 +20,7 @@ from etl_assets.alerts import Alert, AlertDeliveryError, send_alert
 from etl_assets.config import LoadedPipeline, load_pipeline
 from etl_assets.definitions import build_definitions
 from sensors.alerts import stale_alerts
+from tests.support.servers import free_port
 
 HOOK_TOKEN = "T0KEN-hook-9f8e7d"
 SMTP_PASSWORD = "smtp-pa55-word"
@@ -67,12 +67,6 @@ class Mailbox:
         assert isinstance(data, LoginPassword)
         self.logins.append((data.login.decode(), data.password.decode()))
         return AuthResult(success=data.password.decode() == SMTP_PASSWORD)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -277,6 +271,16 @@ def test_a_stale_target_is_an_sla_miss_once_per_load(pipeline: Callable[..., Loa
     body = webhook.bodies[0]
     assert body["kind"] == "sla_miss" and body["text"].startswith("[orders] SLA missed: not loaded for more than 30 minutes (last load ")
     assert mailbox.messages[0]["Subject"].startswith("[orders] SLA missed")
+
+
+def test_the_freshness_sensor_keeps_its_cursor(pipeline: Callable[..., LoadedPipeline], webhook: Webhook, tmp_path: Path) -> None:
+    defs = build_definitions([pipeline()], [])
+    sensor = defs.resolve_sensor_def("orders_freshness_sensor")
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        cursor = tick(sensor, instance, defs, None)
+        assert json.loads(cursor or "{}")["alerted"] == {}
+        assert tick(sensor, instance, defs, cursor) == cursor  # fresh (just started): nothing sent
+    assert webhook.bodies == []
 
 
 def test_delivery_failure_is_reported_without_the_webhook_url(pipeline: Callable[..., LoadedPipeline], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """\
 pipeline: daily_sales
 connections:
-  warehouse: {type: sql, url: "${WAREHOUSE_URL}"}
+  warehouse: {type: sql, url: "${WAREHOUSE_URL:-sqlite:///unused.db}"}
 sources:
   - name: raw_sales
     type: file

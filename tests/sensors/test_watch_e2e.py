@@ -77,6 +77,8 @@ class Daemon:
         self.home = tmp_path / "home"
         self.home.mkdir(exist_ok=True)
         (self.home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        with dg.DagsterInstance.from_config(str(self.home)):
+            pass  # create the storage before two processes race to migrate it
         self.workspace = tmp_path / "workspace.yaml"
         self.workspace.write_text(
             f"load_from:\n  - python_module:\n      module_name: etl_assets\n      attribute: defs\n      working_directory: {ROOT}\n"

@@ -50,10 +50,27 @@ def _ensure_openssh() -> bool:
     return Path(SSHD).exists()
 
 
+def _password() -> str:
+    """The test user's password: random, made once per machine, shared by parallel test workers."""
+    path = Path("/var/lib/etl-sftp-test/password")
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f"password.{os.getpid()}")
+        tmp.write_text("pw-" + secrets.token_urlsafe(16))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text()
+
+
 def _ensure_user(password: str) -> None:
     if _run("id", SFTP_USER).returncode != 0:
         result = _run("useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/sh", SFTP_USER)
-        if result.returncode != 0:
+        if result.returncode != 0 and _run("id", SFTP_USER).returncode != 0:  # another worker may have won
             raise RuntimeError(f"useradd failed: {result.stderr}")
     result = _run("chpasswd", stdin=f"{SFTP_USER}:{password}\n")
     if result.returncode != 0:
@@ -187,7 +204,7 @@ def sshd() -> Iterator[SshServer]:
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="etl-sshd-", dir="/tmp"))
     root.chmod(0o755)
-    server = SshServer(root=root, port=free_port(), password="pw-" + secrets.token_urlsafe(12))
+    server = SshServer(root=root, port=free_port(), password=_password())
     _ensure_user(server.password)
     host_pub = _keygen(root / "host_key")
     client_pub = _keygen(root / "client_key")

@@ -167,6 +167,9 @@ class Dialect(ABC):
         """Create `target` with the columns and indexes of `source` (for replace by swap)."""
         raise NotImplementedError
 
+    def lock(self, table: TableName) -> None:
+        """Wait until no other load of `table` holds its lock, then hold it until `close`."""
+
     def swap(self, table: TableName, new: TableName, old: TableName | None) -> None:
         """Atomically rename `table` to `old` (when given) and `new` to `table`."""
         raise NotImplementedError

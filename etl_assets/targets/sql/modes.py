@@ -224,9 +224,13 @@ def _write(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
     """Insert the rows; returns (inserted, updated, unchanged)."""
     if job.mode in ("merge", "dedupe"):
         return _upsert(d, job, layout)
-    names = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID]
-    d.insert_rows(job.table, names, layout.stage_columns(d.hash_type), batches(job, layout), _constants(d, job))
+    _insert_all(d, job, layout, job.table)
     return job.data.num_rows, 0, 0
+
+
+def _insert_all(d: Dialect, job: Job, layout: Layout, table: TableName) -> None:
+    names = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID]
+    d.insert_rows(table, names, layout.stage_columns(d.hash_type), batches(job, layout), _constants(d, job))
 
 
 def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
@@ -261,6 +265,7 @@ def _replace_by_swap(d: Dialect, job: Job) -> LoadResult:
     table = job.table
     new = table.with_name(derived_name(table.name, "__etl_new", d.max_identifier))
     old = table.with_name(derived_name(table.name, "__etl_old", d.max_identifier))
+    d.lock(table)
     if table.schema:
         d.ensure_schema(table.schema)
     for leftover in (new, old):
@@ -271,8 +276,7 @@ def _replace_by_swap(d: Dialect, job: Job) -> LoadResult:
             d.copy_structure(table, new)
         layout = prepare_table(d, job, new, [])
         d.begin()
-        names = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID]
-        d.insert_rows(new, names, layout.stage_columns(d.hash_type), batches(job, layout), _constants(d, job))
+        _insert_all(d, job, layout, new)
         d.commit()
         deleted = d.scalar(f"SELECT COUNT(*) FROM {d.table_sql(table)}") if exists else 0
         d.swap(table, new, old if exists else None)

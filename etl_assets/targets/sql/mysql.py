@@ -6,6 +6,7 @@ A "schema" is a database. Timezone-aware timestamps are stored in DATETIME(6) as
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
@@ -127,8 +128,13 @@ class MySQL(RowDialect):
         kind, engine = kinds[0]
         if kind != "BASE TABLE" or (engine or "").lower() != "innodb":
             raise TargetError(f"{self.display(table)} is a {kind} with engine {engine}; loads need an InnoDB table (transactions)")
-        rows = self.query(f"SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE {where} ORDER BY ORDINAL_POSITION", args)
-        return dict(rows)
+        rows = self.query(
+            "SELECT COLUMN_NAME, CONCAT(COLUMN_TYPE, IF(COLLATION_NAME IS NULL, '', "
+            "CONCAT(' CHARACTER SET ', CHARACTER_SET_NAME, ' COLLATE ', COLLATION_NAME))) "
+            f"FROM information_schema.COLUMNS WHERE {where} ORDER BY ORDINAL_POSITION",
+            args,
+        )
+        return dict(rows)  # types keep their collation: a stage keyed like the table compares alike
 
     def unique_keys(self, table: TableName) -> list[frozenset[str]]:
         rows = self.query(
@@ -157,6 +163,12 @@ class MySQL(RowDialect):
 
     def copy_structure(self, source: TableName, target: TableName) -> None:
         self.execute(f"CREATE TABLE {self.table_sql(target)} LIKE {self.table_sql(source)}")
+
+    def lock(self, table: TableName) -> None:
+        """Serialise replaces of one table (they share the `__etl_new` name); freed on close."""
+        name = "etl:" + hashlib.sha1(f"{self.url.database}.{table}".encode()).hexdigest()
+        if self.scalar("SELECT GET_LOCK(%s, %s)", (name, max(1, math.ceil(self.timeout)))) != 1:
+            raise TargetError(f"another load of {self.display(table)} is running (waited {self.timeout:g}s)")
 
     def swap(self, table: TableName, new: TableName, old: TableName | None) -> None:
         moves = [(table, old)] if old is not None else []

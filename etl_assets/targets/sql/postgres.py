@@ -152,13 +152,24 @@ class Postgres(Dialect):
             batches = _numbered(batches)
         name = self._copy(columns, batches)
         keys = ", ".join(map(self.quote, key))
-        order = f"{keys}, {self.quote(SEQ)} DESC" if keep_last else keys
         cols = ", ".join(self.quote(c.name) for c in columns if c.name != SEQ)
-        return f"SELECT DISTINCT ON ({keys}) {cols} FROM {name} ORDER BY {order}"
+        if not keep_last:
+            return f"SELECT DISTINCT ON ({keys}) {cols} FROM {name}"
+        # merge reads the result three times (counts, then the upsert): sort it once
+        latest = self._temp_name()
+        self.execute(
+            f"CREATE TEMPORARY TABLE {latest} ON COMMIT DROP AS SELECT DISTINCT ON ({keys}) {cols} "
+            f"FROM {name} ORDER BY {keys}, {self.quote(SEQ)} DESC"
+        )
+        self.execute(f"ANALYZE {latest}")
+        return f"SELECT {cols} FROM {latest}"
+
+    def _temp_name(self) -> str:
+        return self.quote(f"_etl_stage_{uuid.uuid4().hex[:12]}")
 
     def _copy(self, columns: Sequence[StageColumn], batches: Iterable[pa.RecordBatch]) -> str:
         """Create a temporary stage (dropped at commit) and COPY the batches into it."""
-        name = self.quote(f"_etl_stage_{uuid.uuid4().hex[:12]}")
+        name = self._temp_name()
         defs = ", ".join(f"{self.quote(c.name)} {self.column_type(c.arrow)}" for c in columns)
         self.execute(f"CREATE TEMPORARY TABLE {name} ({defs}) ON COMMIT DROP")
         self._copy_into(name, columns, batches)

@@ -1,25 +1,22 @@
-"""Helpers of the checks tests: tables from frames, and the real dirty datasets."""
+"""Helpers of the checks tests: tables from frames (`store`), failing rows, the real dirty datasets."""
 from __future__ import annotations
 
 import importlib.util
-import uuid
 from pathlib import Path
-from typing import Callable
 
-import pandas as pd
 import pytest
 
-from etl_assets.tables import StoredTable, write_table
+from etl_assets.checks.failures import GroupResult
+from tests.etl_assets.steps.conftest import store  # noqa: F401 - fixture: a DataFrame staged as a StoredTable
 
 
-@pytest.fixture
-def stored(tmp_path: Path) -> Callable[[pd.DataFrame], StoredTable]:
-    """Stage a DataFrame as a table (as an asset would have written it)."""
-
-    def make(frame: pd.DataFrame) -> StoredTable:
-        return write_table(tmp_path / f"{uuid.uuid4().hex}.parquet", [frame])
-
-    return make
+def rows_of(result: GroupResult) -> dict[int, list[str]]:
+    """Row position -> the reasons it fails, in order."""
+    frame = result.rows.frame()
+    out: dict[int, list[str]] = {}
+    for row, reason in zip(frame["row"], frame["reason"]):
+        out.setdefault(int(row), []).append(reason)
+    return out
 
 
 @pytest.fixture

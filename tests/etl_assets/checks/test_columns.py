@@ -9,18 +9,16 @@ import pytest
 from etl_assets.checks.columns import check_columns
 from etl_assets.config.models import ChecksConfig
 from etl_assets.tables import StoredTable
+from tests.etl_assets.checks.conftest import rows_of
 
-Stored = Callable[[pd.DataFrame], StoredTable]
+Store = Callable[[pd.DataFrame], StoredTable]
 
 
-def run(stored: Stored, frame: pd.DataFrame, columns: dict[str, Any], strict: Any = False, chunk_rows: int = 3) -> tuple[list[str], dict[int, list[str]], list[str]]:
+def run(store: Store, frame: pd.DataFrame, columns: dict[str, Any], strict: Any = False, chunk_rows: int = 3) -> tuple[list[str], dict[int, list[str]], list[str]]:
     """(table failures, {row: reasons}, dropped columns)."""
     checks = ChecksConfig.model_validate({"columns": columns, "strict": strict})
-    result, dropped = check_columns(checks, stored(frame), chunk_rows)
-    rows: dict[int, list[str]] = {}
-    for row, reason in zip(result.rows.frame()["row"], result.rows.frame()["reason"]):
-        rows.setdefault(int(row), []).append(reason)
-    return result.table, rows, dropped
+    result, dropped = check_columns(checks, store(frame), chunk_rows)
+    return result.table, rows_of(result), dropped
 
 
 FRAME = pd.DataFrame(
@@ -53,30 +51,30 @@ FRAME = pd.DataFrame(
     ],
 )
 def test_each_rule_passes_on_clean_data_and_fails_exactly_the_bad_row(
-    stored: Stored, rule: dict[str, Any], column: str, bad_value: Any, reason: str
+    store: Store, rule: dict[str, Any], column: str, bad_value: Any, reason: str
 ) -> None:
-    table_failures, rows, _ = run(stored, FRAME, {column: rule})
+    table_failures, rows, _ = run(store, FRAME, {column: rule})
     assert (table_failures, rows) == ([], {})
     dirty = FRAME.copy()
     if rule.get("type"):  # as read from a CSV file whose column holds a bad value: text
         dirty[column] = dirty[column].map(lambda v: None if pd.isna(v) else str(v))
     dirty.loc[4, column] = bad_value
-    table_failures, rows, _ = run(stored, dirty, {column: rule})
+    table_failures, rows, _ = run(store, dirty, {column: rule})
     assert table_failures == []
     expected_rows = {0: [reason], 4: [reason]} if rule.get("unique") else {4: [reason]}
     assert rows == expected_rows
 
 
-def test_a_row_failing_two_rules_carries_both_reasons(stored: Stored) -> None:
+def test_a_row_failing_two_rules_carries_both_reasons(store: Store) -> None:
     dirty = FRAME.copy()
     dirty.loc[2, "carrier"] = "ZZZZ"
-    _, rows, _ = run(stored, dirty, {"carrier": {"isin": ["AA", "B6", "DL", "UA"], "max_length": 2}})
+    _, rows, _ = run(store, dirty, {"carrier": {"isin": ["AA", "B6", "DL", "UA"], "max_length": 2}})
     assert rows == {2: ["carrier isin ['AA', 'B6', 'DL', 'UA'] (value 'ZZZZ')", "carrier max_length 2 (value 'ZZZZ')"]}
 
 
-def test_type_is_checked_value_by_value_on_text_and_nulls_pass(stored: Stored) -> None:
+def test_type_is_checked_value_by_value_on_text_and_nulls_pass(store: Store) -> None:
     frame = pd.DataFrame({"n": ["1", "2", "x", None, " 4 ", "1.5", "", "7"]})
-    _, rows, _ = run(stored, frame, {"n": {"type": "integer", "le": 5}}, chunk_rows=3)
+    _, rows, _ = run(store, frame, {"n": {"type": "integer", "le": 5}}, chunk_rows=3)
     assert rows == {
         2: ["n type integer (value 'x')"],
         5: ["n type integer (value '1.5')"],
@@ -84,33 +82,33 @@ def test_type_is_checked_value_by_value_on_text_and_nulls_pass(stored: Stored) -
     }
 
 
-def test_a_value_that_fails_its_type_is_not_also_reported_as_null(stored: Stored) -> None:
+def test_a_value_that_fails_its_type_is_not_also_reported_as_null(store: Store) -> None:
     frame = pd.DataFrame({"n": ["1", "abc", None]})
-    _, rows, _ = run(stored, frame, {"n": {"type": "integer", "nullable": False}})
+    _, rows, _ = run(store, frame, {"n": {"type": "integer", "nullable": False}})
     assert rows == {1: ["n type integer (value 'abc')"], 2: ["n not null (value null)"]}
 
 
-def test_a_column_of_another_kind_fails_its_type_for_the_whole_table(stored: Stored) -> None:
+def test_a_column_of_another_kind_fails_its_type_for_the_whole_table(store: Store) -> None:
     frame = pd.DataFrame({"when": pd.to_datetime(["2024-01-01", "2024-01-02"])})
-    table_failures, rows, _ = run(stored, frame, {"when": {"type": "integer"}})
+    table_failures, rows, _ = run(store, frame, {"when": {"type": "integer"}})
     assert rows == {}
     assert table_failures == ["when: column holds timestamp[ns] values, not integer"]
 
 
-def test_ranges_on_a_text_column_without_type_read_numbers(stored: Stored) -> None:
+def test_ranges_on_a_text_column_without_type_read_numbers(store: Store) -> None:
     frame = pd.DataFrame({"x": ["1", "n/a", "300"]})
-    _, rows, _ = run(stored, frame, {"x": {"le": 100}})
+    _, rows, _ = run(store, frame, {"x": {"le": 100}})
     assert rows == {1: ["x not a number (value 'n/a')"], 2: ["x le 100 (value '300')"]}
 
 
-def test_unique_across_chunks_reports_every_occurrence_and_ignores_nulls(stored: Stored) -> None:
+def test_unique_across_chunks_reports_every_occurrence_and_ignores_nulls(store: Store) -> None:
     frame = pd.DataFrame({"k": [1, 2, None, 3, 2, None, 4, 2]}, dtype="Int64")
-    _, rows, _ = run(stored, frame, {"k": {"unique": True}}, chunk_rows=2)
+    _, rows, _ = run(store, frame, {"k": {"unique": True}}, chunk_rows=2)
     assert rows == {1: ["k unique (value 2)"], 4: ["k unique (value 2)"], 7: ["k unique (value 2)"]}
 
 
-def test_strict_true_fails_unexpected_columns_and_a_missing_column_always_fails(stored: Stored) -> None:
-    table_failures, rows, dropped = run(stored, FRAME, {"id": {}, "carrier": {}, "nope": {}}, strict=True)
+def test_strict_true_fails_unexpected_columns_and_a_missing_column_always_fails(store: Store) -> None:
+    table_failures, rows, dropped = run(store, FRAME, {"id": {}, "carrier": {}, "nope": {}}, strict=True)
     assert sorted(table_failures) == [
         "distance: unexpected column (strict)",
         "nope: declared column is missing",
@@ -118,37 +116,37 @@ def test_strict_true_fails_unexpected_columns_and_a_missing_column_always_fails(
         "tailnum: unexpected column (strict)",
     ]
     assert (rows, dropped) == ({}, [])
-    table_failures, _, _ = run(stored, FRAME, {"id": {}, "carrier": {}, "distance": {}, "tailnum": {}, "ratio": {}}, strict=True)
+    table_failures, _, _ = run(store, FRAME, {"id": {}, "carrier": {}, "distance": {}, "tailnum": {}, "ratio": {}}, strict=True)
     assert table_failures == []
 
 
-def test_strict_filter_drops_unexpected_columns_without_failing(stored: Stored) -> None:
-    table_failures, rows, dropped = run(stored, FRAME, {"id": {}, "carrier": {}}, strict="filter")
+def test_strict_filter_drops_unexpected_columns_without_failing(store: Store) -> None:
+    table_failures, rows, dropped = run(store, FRAME, {"id": {}, "carrier": {}}, strict="filter")
     assert (table_failures, rows, dropped) == ([], {}, ["distance", "tailnum", "ratio"])
 
 
-def test_a_rule_that_cannot_apply_to_the_column_is_a_table_failure(stored: Stored) -> None:
+def test_a_rule_that_cannot_apply_to_the_column_is_a_table_failure(store: Store) -> None:
     frame = pd.DataFrame({"when": pd.to_datetime(["2024-01-01", "2024-01-02"]), "flag": [True, False]})
-    table_failures, rows, _ = run(stored, frame, {"when": {"ge": 0}, "flag": {"type": "date"}})
+    table_failures, rows, _ = run(store, frame, {"when": {"ge": 0}, "flag": {"type": "date"}})
     assert rows == {}
     assert table_failures[0].startswith("flag: column holds bool values, not date")
     assert table_failures[1].startswith("when ge 0: cannot be evaluated on this column (TypeError")
 
 
-def test_ranges_on_text_that_holds_no_numbers_fail_every_row(stored: Stored) -> None:
-    _, rows, _ = run(stored, FRAME, {"carrier": {"ge": 0}})
+def test_ranges_on_text_that_holds_no_numbers_fail_every_row(store: Store) -> None:
+    _, rows, _ = run(store, FRAME, {"carrier": {"ge": 0}})
     assert len(rows) == len(FRAME) and rows[0] == ["carrier not a number (value 'AA')"]
 
 
-def test_chunked_validation_finds_the_same_rows_as_one_chunk(stored: Stored, penguins_csv: Any) -> None:
+def test_chunked_validation_finds_the_same_rows_as_one_chunk(store: Store, penguins_csv: Any) -> None:
     frame = pd.read_csv(penguins_csv)
     rules = {
         "sex": {"nullable": False, "isin": ["male", "female"]},
         "body_mass_g": {"le": 6000, "nullable": False},
         "island": {"regex": "^(Biscoe|Dream)$"},
     }
-    whole = run(stored, frame, rules, chunk_rows=1000)
-    chunked = run(stored, frame, rules, chunk_rows=7)
+    whole = run(store, frame, rules, chunk_rows=1000)
+    chunked = run(store, frame, rules, chunk_rows=7)
     assert whole == chunked
     _, rows, _ = whole
     expected = frame.index[frame.sex.isna() | frame.body_mass_g.isna() | (frame.body_mass_g > 6000) | (frame.island == "Torgersen")]

@@ -9,8 +9,9 @@ import pytest
 
 from etl_assets.checks.expectations import check_expectations
 from etl_assets.tables import StoredTable
+from tests.etl_assets.checks.conftest import rows_of
 
-Stored = Callable[[pd.DataFrame], StoredTable]
+Store = Callable[[pd.DataFrame], StoredTable]
 
 FRAME = pd.DataFrame(
     {
@@ -23,14 +24,7 @@ FRAME = pd.DataFrame(
 )
 
 
-def rows_of(result: Any) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for row, reason in zip(result.rows.frame()["row"], result.rows.frame()["reason"]):
-        out.setdefault(int(row), []).append(reason)
-    return out
-
-
-def test_passing_expectations_fail_nothing(stored: Stored) -> None:
+def test_passing_expectations_fail_nothing(store: Store) -> None:
     result = check_expectations(
         [
             {"expect_column_values_to_be_between": {"column": "dep", "min_value": 0, "max_value": 100}},
@@ -38,14 +32,14 @@ def test_passing_expectations_fail_nothing(stored: Stored) -> None:
             {"expect_table_row_count_to_be_between": {"min_value": 1, "max_value": 10}},
             {"expect_column_mean_to_be_between": {"column": "dep", "min_value": 30, "max_value": 40}},
         ],
-        stored(FRAME),
+        store(FRAME),
         chunk_rows=4,
     )
     assert (result.table, rows_of(result)) == ([], {})
     assert [e["success"] for e in result.details["expectations"]] == [True, True, True, True]
 
 
-def test_row_level_expectations_fail_their_unexpected_rows_across_chunks(stored: Stored) -> None:
+def test_row_level_expectations_fail_their_unexpected_rows_across_chunks(store: Store) -> None:
     between = "expect_column_values_to_be_between(column=air_time, min_value=0, max_value=900)"
     in_set = "expect_column_values_to_be_in_set(column=carrier, value_set=['AA', 'B6', 'DL', 'UA'])"
     pair = "expect_column_pair_values_a_to_be_greater_than_b(column_A=arr, column_B=dep)"
@@ -55,7 +49,7 @@ def test_row_level_expectations_fail_their_unexpected_rows_across_chunks(stored:
             {"expect_column_values_to_be_in_set": {"column": "carrier", "value_set": ["AA", "B6", "DL", "UA"]}},
             {"expect_column_pair_values_a_to_be_greater_than_b": {"column_A": "arr", "column_B": "dep"}},
         ],
-        stored(FRAME),
+        store(FRAME),
         chunk_rows=4,
     )
     assert result.table == []
@@ -67,7 +61,7 @@ def test_row_level_expectations_fail_their_unexpected_rows_across_chunks(stored:
     }
 
 
-def test_whole_column_expectations_and_mostly_run_on_the_whole_table(stored: Stored) -> None:
+def test_whole_column_expectations_and_mostly_run_on_the_whole_table(store: Store) -> None:
     frame = FRAME.assign(id=[1, 2, 3, 1, 5, 6])
     result = check_expectations(
         [
@@ -75,7 +69,7 @@ def test_whole_column_expectations_and_mostly_run_on_the_whole_table(stored: Sto
             {"expect_column_values_to_be_between": {"column": "dep", "max_value": 50, "mostly": 0.8}},
             {"expect_column_values_to_be_between": {"column": "air_time", "max_value": 500, "mostly": 0.9}},
         ],
-        stored(frame),
+        store(frame),
         chunk_rows=2,
     )
     assert result.table == []
@@ -86,14 +80,14 @@ def test_whole_column_expectations_and_mostly_run_on_the_whole_table(stored: Sto
     }
 
 
-def test_failing_aggregate_and_broken_expectations_are_table_failures(stored: Stored) -> None:
+def test_failing_aggregate_and_broken_expectations_are_table_failures(store: Store) -> None:
     result = check_expectations(
         [
             {"expect_column_mean_to_be_between": {"column": "dep", "max_value": 10}},
             {"expect_table_columns_to_match_set": {"column_set": ["id"], "exact_match": True}},
             {"expect_column_values_to_not_be_null": {"column": "nope"}},
         ],
-        stored(FRAME),
+        store(FRAME),
         chunk_rows=4,
     )
     assert rows_of(result) == {}
@@ -102,8 +96,8 @@ def test_failing_aggregate_and_broken_expectations_are_table_failures(stored: St
     assert result.table[2] == 'expect_column_values_to_not_be_null(column=nope): could not run: Error: The column "nope" in BatchData does not exist.'
 
 
-def test_penguins_without_sex_fail_not_null(stored: Stored, penguins_csv: Path) -> None:
+def test_penguins_without_sex_fail_not_null(store: Store, penguins_csv: Path) -> None:
     frame = pd.read_csv(penguins_csv)
-    result = check_expectations([{"expect_column_values_to_not_be_null": {"column": "sex"}}], stored(frame), chunk_rows=50)
+    result = check_expectations([{"expect_column_values_to_not_be_null": {"column": "sex"}}], store(frame), chunk_rows=50)
     assert sorted(rows_of(result)) == frame.index[frame.sex.isna()].tolist()
     assert len(rows_of(result)) == 11

@@ -213,3 +213,18 @@ def test_weather_in_small_chunks_equals_the_source(any_db_url, stage, flights_cs
     source = sorted_frame(weather.to_pandas(), keys)
     back["time_hour"], source["time_hour"] = utc_naive(back["time_hour"]), utc_naive(source["time_hour"])
     pd.testing.assert_frame_equal(back, source, check_dtype=False)
+
+
+def test_merge_keys_are_case_sensitive(any_db_url, stage):
+    keys = {"k": ["a", "A", "b"], "v": [1, 2, 3]}
+    for _ in range(2):  # the second load merges into the table the first one created
+        result = load_sql(any_db_url, "t", "merge", stage(keys), primary_key=["k"])
+    assert (result.inserted, result.updated) == (0, 3)
+    assert sorted(read_table(any_db_url, "t")["k"].tolist()) == ["A", "a", "b"]
+
+
+def test_merge_into_a_table_with_duplicate_keys_fails_cleanly(any_db_url, stage, sorted_frame):
+    load_sql(any_db_url, "t", "append", stage({"k": ["a", "a"], "v": [1, 2]}))
+    with pytest.raises(TargetError, match="merge load failed"):
+        load_sql(any_db_url, "t", "merge", stage({"k": ["a"], "v": [3]}), primary_key=["k"])
+    assert sorted_frame(read_table(any_db_url, "t"), ["v"])["v"].tolist() == [1, 2]

