@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -50,32 +51,56 @@ def _step_failure(event: dg.DagsterEvent) -> tuple[str, str]:
     return (event.step_key or "").replace("__", "/"), _first_line(message)
 
 
-def failure_alert(loaded: LoadedPipeline, instance: dg.DagsterInstance, run: dg.DagsterRun, run_message: str) -> Alert | None:
-    """The alert for a failed run of this pipeline, or None when `alerts.on` wants none."""
-    cfg = loaded.config
-    assert cfg.alerts is not None
-    checks: list[tuple[str, str]] = []
-    steps: list[tuple[str, str]] = []
-    overran = ""
-    for entry in instance.all_logs(run.run_id, of_type=_FAILURE_EVENTS):
+def _check_failure(ev: Any) -> str:
+    """`check <name> failed: <description>; <n> failing row(s); <first table-level failure>`."""
+    meta = {k: getattr(v, "value", v) for k, v in (ev.metadata or {}).items()}
+    details = [_first_line(ev.description or "")]
+    if meta.get("failing_rows"):
+        details.append(f"{meta['failing_rows']} failing row(s)")
+    if meta.get("table_failures"):
+        details.append(_first_line(str(meta["table_failures"])).removeprefix("- "))
+    shown = "; ".join(d for d in details if d)
+    return f"check {ev.check_name} failed" + (f": {shown}" if shown else "")
+
+
+@dataclass
+class RunFailures:
+    """What went wrong in a run: failed blocking checks and steps, as (asset, text), and an overrun."""
+
+    checks: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[tuple[str, str]] = field(default_factory=list)
+    overran: str = ""
+
+
+def run_failures(instance: dg.DagsterInstance, run_id: str) -> RunFailures:
+    found = RunFailures()
+    for entry in instance.all_logs(run_id, of_type=_FAILURE_EVENTS):
         event = entry.dagster_event
         if event is None:
             continue
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             ev = event.event_specific_data
             if not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR:
-                checks.append((ev.asset_key.to_user_string(), f"check {ev.check_name} failed" + (f": {_first_line(ev.description)}" if ev.description else "")))
+                found.checks.append((ev.asset_key.to_user_string(), _check_failure(ev)))
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            steps.append(_step_failure(event))
-        elif MAX_RUNTIME_MESSAGE in (event.message or "").lower() and not overran:
-            overran = _first_line(event.message or "")
-    if checks:
-        kind, found = "check_failure", checks
-    elif overran:
+            found.steps.append(_step_failure(event))
+        elif MAX_RUNTIME_MESSAGE in (event.message or "").lower() and not found.overran:
+            found.overran = _first_line(event.message or "")
+    return found
+
+
+def failure_alert(loaded: LoadedPipeline, instance: dg.DagsterInstance, run: dg.DagsterRun, run_message: str) -> Alert | None:
+    """The alert for a failed run of this pipeline, or None when `alerts.on` wants none."""
+    cfg = loaded.config
+    assert cfg.alerts is not None
+    failures = run_failures(instance, run.run_id)
+    if failures.checks:
+        kind, found = "check_failure", failures.checks
+    elif failures.overran:
         kind = "sla_miss"
-        found = [("", f"run exceeded sla.max_runtime_minutes ({overran})")] + [(a, "") for a, _ in steps]
+        found = [("", f"run exceeded sla.max_runtime_minutes ({failures.overran})")] + [(a, "") for a, _ in failures.steps]
     else:
-        kind, found = "run_failure", steps or [("", _first_line(run_message) or "run failed")]
+        kind, found = "run_failure", failures.steps or [("", _first_line(run_message) or "run failed")]
     if kind not in cfg.alerts.on:
         if "run_failure" not in cfg.alerts.on:
             return None

@@ -111,7 +111,8 @@ def run_checks(ctx: AssetContext, context: dg.AssetExecutionContext, table: Stor
     if checks.row_count:
         groups.insert(0, check_row_count(checks.row_count, table.num_rows - (len(reasons) if quarantining else 0)))
     blocked = mode != "warn" and (any(g.table for g in groups) or (mode == "fail" and len(reasons) > 0))
-    out, meta, quarantined = table, {"rows_in": dg.MetadataValue.int(table.num_rows)}, None
+    out, quarantined = table, None
+    meta: dict[str, Any] = {"rows_in": dg.MetadataValue.int(table.num_rows)}
     if not blocked:
         out, quarantined, where = _pass_on(ctx, context, table, groups, reasons if quarantining else reasons.iloc[:0], dropped)
         if where:

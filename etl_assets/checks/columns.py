@@ -14,7 +14,7 @@ Other rules hold one chunk (`ETL_CHUNK_ROWS` rows) in memory at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,8 @@ class ColumnPlan:
     name: str
     rule: ColumnRule
     convert_to: str | None
-    checks: list[tuple[str, Callable[[pd.Series], Any]]] = field(default_factory=list)
+    checks: list[tuple[str, Any]] = field(default_factory=list)
+    """(reason label, pandera Check) per value rule."""
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -74,7 +75,7 @@ def _plans(checks: ChecksConfig, schema: pa.Schema, result: GroupResult) -> list
         if name not in schema.names:
             continue
         arrow_type = schema.field(name).type
-        declared = rule.type
+        declared: str | None = rule.type
         ranged = any(v is not None for v in (rule.ge, rule.gt, rule.le, rule.lt))
         if declared is None and ranged and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)):
             declared = "float"
@@ -85,7 +86,7 @@ def _plans(checks: ChecksConfig, schema: pa.Schema, result: GroupResult) -> list
             else:
                 result.add_table_failure(f"{name}: column holds {arrow_type} values, not {declared}")
         if rule.type is not None and convert_to:
-            result.conversions[name] = declared
+            result.conversions[name] = convert_to
         plans.append(ColumnPlan(name, rule, convert_to, rule_checks(name, rule)))
     return plans
 
@@ -114,10 +115,11 @@ def check_columns(checks: ChecksConfig, table: StoredTable, chunk_rows: int) -> 
     dropped = check_schema(checks, table, result)
     plans = _plans(checks, table.schema, result)
     result.rows.rank(label for plan in plans for label in _labels(plan))
+    schema = _value_schema(plans)
     offset = 0
     for frame in table.frames(chunk_rows):
         frame.index = pd.RangeIndex(offset, offset + len(frame))
-        _check_chunk(frame, plans, result)
+        _check_chunk(frame, plans, schema, result)
         offset += len(frame)
     for plan in plans:
         if plan.rule.unique:
@@ -131,7 +133,14 @@ def _labels(plan: ColumnPlan) -> list[str]:
     return [f"{name} type {plan.rule.type}", f"{name} not a number", f"{name} not null", *(label for label, _ in plan.checks), f"{name} unique"]
 
 
-def _check_chunk(frame: pd.DataFrame, plans: list[ColumnPlan], result: GroupResult) -> None:
+def _value_schema(plans: list[ColumnPlan]) -> Any:
+    """The pandera schema of the row-level rules (types are converted before, uniqueness after)."""
+    import pandera.pandas as pa_
+
+    return pa_.DataFrameSchema({p.name: pa_.Column(checks=[c for _, c in p.checks], nullable=p.rule.nullable) for p in plans})
+
+
+def _check_chunk(frame: pd.DataFrame, plans: list[ColumnPlan], schema: Any, result: GroupResult) -> None:
     import pandera.pandas as pa_
 
     typed: dict[str, pd.Series] = {}
@@ -146,9 +155,6 @@ def _check_chunk(frame: pd.DataFrame, plans: list[ColumnPlan], result: GroupResu
                 result.unconvertible.add(plan.name)
                 bad_type[plan.name] = set(bad.tolist())
         typed[plan.name] = series
-    schema = pa_.DataFrameSchema(
-        {p.name: pa_.Column(checks=[c for _, c in p.checks], nullable=p.rule.nullable) for p in plans}
-    )
     try:
         schema.validate(pd.DataFrame(typed, index=frame.index), lazy=True)
     except pa_.errors.SchemaErrors as exc:

@@ -18,7 +18,7 @@ def format_value(value: Any) -> str:
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return "null"
     if isinstance(value, (np.floating, float)) and float(value).is_integer():
-        return str(int(value)) if abs(value) < 1e15 else str(value)
+        return str(int(value)) if abs(float(value)) < 1e15 else str(value)
     if isinstance(value, tuple):  # a pair or group of values (multi-column expectations)
         return "(" + ", ".join(format_value(v) for v in value) + ")"
     return show_value(value.item() if isinstance(value, np.generic) else value)

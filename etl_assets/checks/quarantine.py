@@ -15,6 +15,7 @@ import decimal
 import json
 import math
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,20 +106,35 @@ class QuarantineSink:
         self.rows += records.num_rows
         self._writer.write(records)
 
-    def commit(self) -> str:
-        """Write the records to their place; returns where they went."""
+    def commit(self) -> str | None:
+        """Write the records to their place; returns where they went (None: nowhere, no rows)."""
         staged = self._writer.commit()
         try:
             if self.url is not None:
-                from ..targets.sql import load_sql
-
-                load_sql(self.url, self.place.table, "append", staged, run_id=self.run_id, timeout_seconds=self.timeout)
+                self._load(staged)
             elif self.rows:
                 assert self._jsonl is not None
                 _write_jsonl(self._jsonl, staged)
+            else:
+                return None
         finally:
             staged.path.unlink(missing_ok=True)
         return self.place.describe(self.run_id)
+
+    def _load(self, staged: StoredTable) -> None:
+        """Append to the table; once more if the first try fails (e.g. another asset of the run
+        created the table at the same moment): each try is atomic, so a retry never duplicates."""
+        from ..targets import TargetError
+        from ..targets.sql import load_sql
+
+        for attempt in (1, 2):
+            try:
+                load_sql(self.url or "", self.place.table, "append", staged, run_id=self.run_id, timeout_seconds=self.timeout)
+                return
+            except TargetError:
+                if attempt == 2:
+                    raise
+                time.sleep(1)
 
     def abort(self) -> None:
         self._writer.abort()

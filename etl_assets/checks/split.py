@@ -37,16 +37,17 @@ def rewrite(
     positions = reasons.index.to_numpy(dtype="int64")
     texts = reasons.to_numpy()
     at = dt.datetime.now(dt.timezone.utc)
-    for offset, batch in positioned_batches(table):
-        lo, hi = np.searchsorted(positions, [offset, offset + batch.num_rows])
-        local = positions[lo:hi] - offset
-        chunk = pa.Table.from_batches([batch])
-        if len(local) and sink is not None:
-            sink.write(quarantine_rows(asset, run_id, at, chunk.take(pa.array(local)), list(texts[lo:hi])))
-            keep = np.ones(batch.num_rows, dtype=bool)
-            keep[local] = False
-            chunk = chunk.filter(pa.array(keep))
-        writer.write(_convert(chunk.drop_columns(dropped), conversions))
-    if not table.num_rows:
-        writer.write(_convert(table.schema.empty_table().drop_columns(dropped), conversions))
-    return writer.commit()
+    with writer:
+        for offset, batch in positioned_batches(table):
+            lo, hi = np.searchsorted(positions, [offset, offset + batch.num_rows])
+            local = positions[lo:hi] - offset
+            chunk = pa.Table.from_batches([batch])
+            if len(local) and sink is not None:
+                sink.write(quarantine_rows(asset, run_id, at, chunk.take(pa.array(local)), list(texts[lo:hi])))
+                keep = np.ones(batch.num_rows, dtype=bool)
+                keep[local] = False
+                chunk = chunk.filter(pa.array(keep))
+            writer.write(_convert(chunk.drop_columns(dropped), conversions))
+        if not table.num_rows:
+            writer.write(_convert(table.schema.empty_table().drop_columns(dropped), conversions))
+        return writer.commit()

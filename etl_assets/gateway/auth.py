@@ -47,10 +47,11 @@ class Authenticator:
 
     def login(self, ip: str, name: str, password: str) -> tuple[Principal, str]:
         """(principal, token) for a correct password; LoginRefused otherwise."""
+        name = name.strip().lower()
         wait = self.guard.retry_after(ip, name)
         if wait > 0:
             raise LoginRefused(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins; try again later", wait)
-        user = self.users.get(name.strip().lower())
+        user = self.users.get(name)
         if user is None:
             waste_time(password)
         if user is None or not verify_password(user.password_hash, password):

@@ -16,6 +16,7 @@ from .users import ROLES, UsersError
 if TYPE_CHECKING:
     import uvicorn
 
+    from .settings import GatewaySettings
     from .supervisor import DagsterProcesses
 
 MIN_PASSWORD = 8
@@ -94,20 +95,10 @@ def cmd_user_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Start the Dagster processes, then the gateway in front of them; stop everything on Ctrl-C."""
-    import dagster as dg
-    import uvicorn
-
-    from ..cli import _default_dagster_home
-    from .app import create_app
+    """Check the settings and users, then serve; 2 when they are not usable."""
     from .settings import GatewaySettings, SettingsError
-    from .state import Gateway
-    from .supervisor import DagsterProcesses, StartupError
     from .users import UserStore
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("etl_assets").setLevel(logging.INFO)
-    _default_dagster_home()
     try:
         settings = GatewaySettings.from_env(dev=args.dev)
         users = UserStore(settings.users_file)
@@ -119,14 +110,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if settings.dev:
         print("etl serve: --dev: sessions end when the gateway restarts; cookies are sent over plain http", file=sys.stderr)
+    return _serve(args, settings)
+
+
+def _serve(args: argparse.Namespace, settings: GatewaySettings) -> int:
+    """Start the Dagster processes, then the gateway in front of them; stop everything on Ctrl-C or SIGTERM."""
+    import dagster as dg
+    import uvicorn
+
+    from ..cli import _default_dagster_home
+    from .app import create_app
+    from .state import Gateway
+    from .supervisor import DagsterProcesses, StartupError
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("etl_assets").setLevel(logging.INFO)
+    _default_dagster_home()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with DagsterProcesses(daemon=not args.no_daemon) as procs, dg.DagsterInstance.get() as instance:
             gateway = Gateway(settings, procs.admin_url, procs.viewer_url, instance)
             proxies = {"proxy_headers": True, "forwarded_allow_ips": args.forwarded_allow_ips} if args.forwarded_allow_ips else {"proxy_headers": False}
             server = uvicorn.Server(uvicorn.Config(create_app(gateway), host=args.host, port=args.port, log_level="info", **proxies))
-            watcher = threading.Thread(target=_watch, args=(procs, server), daemon=True)
-            watcher.start()
+            threading.Thread(target=_watch, args=(procs, server), daemon=True).start()
             print(f"etl serve: http://{args.host}:{args.port}/ (API: /api/v1/docs, metrics: /metrics)", file=sys.stderr)
             server.run()  # re-raises SIGINT/SIGTERM when done: both become KeyboardInterrupt, so the children stop
             return 1 if procs.dead() else 0

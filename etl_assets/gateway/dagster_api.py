@@ -46,6 +46,14 @@ query EtlPipeline($selector: PipelineSelector!) {
   }
 }"""
 
+PARTITION_KEYS = """
+query EtlPartitionKeys($selector: PipelineSelector!) {
+  pipelineOrError(params: $selector) {
+    __typename
+    ... on Pipeline { partitionKeysOrError { ... on PartitionKeys { partitionKeys } } }
+  }
+}"""
+
 LAUNCH = """
 mutation EtlLaunch($params: ExecutionParams!) {
   launchPipelineExecution(executionParams: $params) {
@@ -144,6 +152,11 @@ class DagsterApi:
         if data["pipelineOrError"]["__typename"] != "Pipeline":
             raise DagsterApiError(data["pipelineOrError"].get("message", "pipeline unavailable"), 404)
         return data
+
+    async def partition_keys(self, job: JobRef) -> list[str]:
+        """The job's partition keys, oldest first; [] when it is not partitioned."""
+        data = (await self.execute(PARTITION_KEYS, {"selector": job.selector()}))["pipelineOrError"]
+        return list((data.get("partitionKeysOrError") or {}).get("partitionKeys") or [])
 
     async def launch(self, job: JobRef, assets: Sequence[Sequence[str]] | None, tags: dict[str, str]) -> str:
         """Launch a run of the job (optionally some assets only); its run id."""

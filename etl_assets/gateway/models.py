@@ -1,9 +1,17 @@
 """Request and response bodies of the REST API (they make its OpenAPI document)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path, Query
 from pydantic import BaseModel, Field
+
+from ..config.models.common import NAME_PATTERN
+
+PipelineName = Annotated[str, Path(pattern=NAME_PATTERN, description="pipeline name")]
+AssetName = Annotated[str, Path(pattern=NAME_PATTERN, description="asset name (without the pipeline)")]
+RunId = Annotated[str, Path(pattern=r"^[0-9a-zA-Z-]{1,64}$", description="Dagster run id")]
+PipelineFilter = Annotated[str | None, Query(pattern=NAME_PATTERN, description="only runs of this pipeline")]
 
 
 class Health(BaseModel):
@@ -125,8 +133,8 @@ class PipelineDetail(BaseModel):
 
 
 class LaunchRequest(BaseModel):
-    assets: list[str] | None = Field(None, description="asset names (or <pipeline>/<name>); default: the whole pipeline")
-    partition: str | None = Field(None, description="partition key, for partitioned pipelines")
+    assets: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=1000, description="asset names (or <pipeline>/<name>); default: the whole pipeline")
+    partition: str | None = Field(None, max_length=200, pattern=r"^[^\x00-\x1f]+$", description="partition key, for partitioned pipelines")
 
 
 class Preview(BaseModel):

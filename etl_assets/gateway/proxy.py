@@ -76,8 +76,9 @@ async def proxy_http(request: Request, principal: Principal, upstream: Upstream,
         return JSONResponse({"detail": f"Dagster webserver unreachable: {type(exc).__name__}"}, status_code=502)
     reloads = principal.is_admin and path == "/graphql" and request.method == "POST" and _reloads(query_params, content_type, body)
     task = BackgroundTask(_finish, response, after_reload if reloads and response.status_code == 200 else None)
-    out_headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
-    return StreamingResponse(response.aiter_raw(), status_code=response.status_code, headers=dict(out_headers), background=task)
+    out = StreamingResponse(response.aiter_raw(), status_code=response.status_code, background=task)
+    out.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
+    return out
 
 
 def _reloads(query_params: dict[str, str], content_type: str, body: bytes) -> bool:

@@ -54,11 +54,11 @@ class LoginGuard:
         self.ips = SlidingWindow(per_ip, clock)
 
     def retry_after(self, ip: str, user: str) -> float:
-        return max(self.ips.retry_after(ip), self.users.retry_after(user.lower()))
+        return max(self.ips.retry_after(ip), self.users.retry_after(user))
 
     def failed(self, ip: str, user: str) -> None:
         self.ips.hit(ip)
-        self.users.hit(user.lower())
+        self.users.hit(user)
 
     def succeeded(self, user: str) -> None:
-        self.users.reset(user.lower())
+        self.users.reset(user)

@@ -1,8 +1,6 @@
 """/api/v1/configs: upload a pipeline config, and its history."""
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -11,12 +9,11 @@ from ..config import load_all
 from .auth import Principal, admin_user, current_user
 from .dagster_api import DagsterApiError
 from .history import sha256
-from .models import ConfigErrors, ConfigHistoryList, ConfigUpload, ConfigVersion, UploadResult
+from .models import ConfigErrors, ConfigHistoryList, ConfigUpload, ConfigVersion, PipelineName, UploadResult
 from .state import Gateway, get_gateway
 from .uploads import UploadRejected, write_config
 
 router = APIRouter(prefix="/api/v1", tags=["configs"], responses={401: {"description": "not logged in"}})
-_upload_lock = asyncio.Lock()
 
 
 @router.post(
@@ -33,7 +30,7 @@ _upload_lock = asyncio.Lock()
 async def upload_config(body: ConfigUpload, gateway: Gateway = Depends(get_gateway), principal: Principal = Depends(admin_user)) -> JSONResponse:
     """Validate a pipeline YAML as `etl validate` does; when valid, write it to the configs directory,
     record it in the history and reload the code location."""
-    async with _upload_lock:
+    async with gateway.upload_lock:
         try:
             written = await run_in_threadpool(write_config, gateway.settings.configs_dir, body.content, body.file_name)
         except UploadRejected as rejected:
@@ -50,7 +47,7 @@ async def upload_config(body: ConfigUpload, gateway: Gateway = Depends(get_gatew
 
 
 @router.get("/configs/{pipeline}/history", response_model=ConfigHistoryList, responses={404: {"description": "no version of this pipeline was recorded"}})
-async def config_history(pipeline: str, gateway: Gateway = Depends(get_gateway), _: Principal = Depends(current_user)) -> ConfigHistoryList:
+async def config_history(pipeline: PipelineName, gateway: Gateway = Depends(get_gateway), _: Principal = Depends(current_user)) -> ConfigHistoryList:
     """Every recorded version of the pipeline's config, newest first; `current` marks the text in the configs directory."""
     versions = await run_in_threadpool(gateway.history.versions, pipeline)
     if not versions:

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from ..config import load_all
 from .auth import Principal, admin_user, current_user
 from .dagster_api import JobRef
-from .models import AssetInfo, LaunchRequest, PipelineDetail, PipelineList, PipelineSummary, Preview, RunInfo, ScheduleInfo, SensorInfo
+from .models import AssetInfo, AssetName, PipelineName, LaunchRequest, PipelineDetail, PipelineList, PipelineSummary, Preview, RunInfo, ScheduleInfo, SensorInfo
 from .preview import PreviewUnavailable, preview
 from .runs import LAUNCHED_BY_TAG, PARTITION_TAG, last_run, run_info
 from .state import Gateway, get_gateway
@@ -35,7 +35,7 @@ async def list_pipelines(gateway: Gateway = Depends(get_gateway), _: Principal =
 
 
 @router.get("/pipelines/{name}", response_model=PipelineDetail, responses=NOT_FOUND)
-async def get_pipeline(name: str, gateway: Gateway = Depends(get_gateway), _: Principal = Depends(current_user)) -> PipelineDetail:
+async def get_pipeline(name: PipelineName, gateway: Gateway = Depends(get_gateway), _: Principal = Depends(current_user)) -> PipelineDetail:
     """Assets (with their checks and upstream assets), schedule, sensors and the last run."""
     data = await gateway.dagster.pipeline(await _job(gateway, name))
     job = data["pipelineOrError"]
@@ -66,9 +66,9 @@ def _schedule(data: dict[str, Any]) -> ScheduleInfo:
     return ScheduleInfo(name=data["name"], cron=data["cronSchedule"], timezone=data.get("executionTimezone"), status=data["scheduleState"]["status"])
 
 
-@router.post("/pipelines/{name}/runs", response_model=RunInfo, status_code=status.HTTP_201_CREATED, responses={**ADMIN, **NOT_FOUND, 422: {"description": "unknown asset or refused by Dagster"}})
+@router.post("/pipelines/{name}/runs", response_model=RunInfo, status_code=status.HTTP_201_CREATED, responses={**ADMIN, **NOT_FOUND, 422: {"description": "unknown asset or partition, or refused by Dagster"}})
 async def launch_run(
-    name: str,
+    name: PipelineName,
     body: LaunchRequest | None = Body(None),
     gateway: Gateway = Depends(get_gateway),
     principal: Principal = Depends(admin_user),
@@ -84,6 +84,11 @@ async def launch_run(
         if unknown:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"not assets of pipeline {name}: {', '.join(unknown)} (assets: {', '.join(sorted(known))})")
         selection = [known[a] for a in wanted]
+    if request.partition is not None:
+        keys = await gateway.dagster.partition_keys(job)
+        if request.partition not in keys:
+            known = f"partitions {keys[0]} to {keys[-1]}" if keys else "it is not partitioned"
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{request.partition!r} is not a partition of pipeline {name} ({known})")
     tags = {LAUNCHED_BY_TAG: principal.name, **({PARTITION_TAG: request.partition} if request.partition else {})}
     run_id = await gateway.dagster.launch(job, selection, tags)
     record = await run_in_threadpool(gateway.instance.get_run_record_by_id, run_id)
@@ -92,8 +97,8 @@ async def launch_run(
 
 @router.get("/pipelines/{name}/assets/{asset}/preview", response_model=Preview, responses={404: {"description": "no such pipeline or asset, or nothing loaded yet"}, 502: {"description": "the target could not be read"}})
 async def preview_asset(
-    name: str,
-    asset: str,
+    name: PipelineName,
+    asset: AssetName,
     limit: int = Query(20, ge=1, le=1000),
     gateway: Gateway = Depends(get_gateway),
     _: Principal = Depends(current_user),

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from starlette.concurrency import run_in_threadpool
 
 from .auth import Principal, admin_user, current_user
-from .models import LogPage, RunDetail, RunInfo
+from .models import LogPage, PipelineFilter, RunDetail, RunId, RunInfo
 from .runs import run_detail, run_info, run_logs
 from .state import Gateway, get_gateway
 
@@ -23,7 +23,7 @@ async def _record(gateway: Gateway, run_id: str) -> dg.RunRecord:
 
 @router.get("/runs", response_model=list[RunInfo])
 async def list_runs(
-    pipeline: str | None = None,
+    pipeline: PipelineFilter = None,
     limit: int = Query(20, ge=1, le=500),
     gateway: Gateway = Depends(get_gateway),
     _: Principal = Depends(current_user),
@@ -34,7 +34,7 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, responses=NOT_FOUND)
-async def get_run(run_id: str, gateway: Gateway = Depends(get_gateway), _: Principal = Depends(current_user)) -> RunDetail:
+async def get_run(run_id: RunId, gateway: Gateway = Depends(get_gateway), _: Principal = Depends(current_user)) -> RunDetail:
     """Status, times and one result per asset (rows, load counts, checks, error)."""
     detail = await run_in_threadpool(run_detail, gateway.instance, run_id)
     if detail is None:
@@ -44,7 +44,7 @@ async def get_run(run_id: str, gateway: Gateway = Depends(get_gateway), _: Princ
 
 @router.get("/runs/{run_id}/logs", response_model=LogPage, responses=NOT_FOUND)
 async def get_logs(
-    run_id: str,
+    run_id: RunId,
     cursor: str | None = Query(None, max_length=200),
     limit: int = Query(500, ge=1, le=5000),
     gateway: Gateway = Depends(get_gateway),
@@ -60,7 +60,7 @@ async def get_logs(
 
 @router.post("/runs/{run_id}/cancel", response_model=RunInfo, status_code=status.HTTP_202_ACCEPTED,
              responses={**NOT_FOUND, 403: {"description": "needs role admin"}, 409: {"description": "the run cannot be canceled (it has finished)"}})
-async def cancel_run(run_id: str, gateway: Gateway = Depends(get_gateway), _: Principal = Depends(admin_user)) -> RunInfo:
+async def cancel_run(run_id: RunId, gateway: Gateway = Depends(get_gateway), _: Principal = Depends(admin_user)) -> RunInfo:
     """Ask Dagster to terminate the run."""
     await _record(gateway, run_id)
     await gateway.dagster.terminate(run_id)

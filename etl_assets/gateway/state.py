@@ -1,6 +1,7 @@
 """The gateway's long-lived parts: settings, users, webserver clients, the instance, history, metrics."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import dagster as dg
@@ -32,6 +33,7 @@ class Gateway:
         self.instance = instance
         self.location = location
         self.history = ConfigHistory(history_url(instance))
+        self.upload_lock = asyncio.Lock()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(DagsterMetrics(instance))
 

@@ -203,7 +203,8 @@ def read_sql_source(ctx: Any, context: dg.AssetExecutionContext, meta: dict[str,
         context.log.info(ctx.loaded.redact(f"reading {what} from {where}{since}"))
         rows = nbytes = 0
         read_max = None
-        for chunk, upto in read_rows(engine, sql, params, src.chunk_rows, cursor_column, context.log.warning):
+        warn = lambda text: context.log.warning(ctx.loaded.redact(text))  # noqa: E731
+        for chunk, upto in read_rows(engine, sql, params, src.chunk_rows, cursor_column, warn):
             rows += chunk.num_rows
             nbytes += chunk.nbytes
             read_max = upto if read_max is None or (upto is not None and upto > read_max) else read_max

@@ -214,6 +214,29 @@ def test_a_blocking_check_failure_is_a_check_failure_alert(pipeline: Callable[..
     assert f"/runs/{result.run_id}" in body["text"]
 
 
+def test_a_failing_config_check_is_alerted(pipeline: Callable[..., LoadedPipeline], webhook: Webhook, tmp_path: Path) -> None:
+    loaded = pipeline()
+    path = loaded.file
+    path.write_text(path.read_text().replace(
+        "    path: ${DROP_DIR}/orders_*.csv\n",
+        "    path: ${DROP_DIR}/orders_*.csv\n    checks: {columns: {amount: {ge: 0}}}\n",
+    ))
+    (tmp_path / DROP_SECRET / "orders_1.csv").write_text("id,amount\n1,5\n2,-1\n3,-2\n")
+    loaded = load_pipeline(path)
+    defs = build_definitions([loaded], [])
+    sensor = failure_sensor(defs)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        cursor = tick(sensor, instance, defs, None)
+        result = defs.resolve_job_def("orders").execute_in_process(instance=instance, raise_on_error=False)
+        assert not result.success
+        tick(sensor, instance, defs, cursor)
+    body = webhook.bodies[0]
+    assert body["kind"] == "check_failure" and body["assets"] == ["orders/raw_orders"]
+    assert body["text"].startswith("[orders] Check failed: orders/raw_orders: check ")
+    assert "2 failing row(s)" in body["text"]
+    assert_no_secret(json.dumps(body))
+
+
 def test_a_run_stopped_for_max_runtime_is_an_sla_miss(pipeline: Callable[..., LoadedPipeline], webhook: Webhook, tmp_path: Path) -> None:
     from dagster._daemon.monitoring.run_monitoring import check_run_timeout  # what the monitoring daemon runs
 

@@ -69,3 +69,52 @@ def test_sftp_listing_errors_are_listing_errors(sshd: SshServer, sftp_dir: Path,
     wrong.write_text(f"[{sshd.host}]:{sshd.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
     with pytest.raises(ListingError, match="HOST KEY CHANGED"):
         tick(sshd, f"{sftp_dir}/*.csv", WatchCursor(), tmp_path, known_hosts=str(wrong))
+
+
+CONFIG = """\
+pipeline: remote
+connections:
+  drop: {{type: sftp, host: {host}, port: {port}, username: {user}, private_key_path: {key}, known_hosts: {known}}}
+  warehouse: {{type: sql, url: "sqlite:///{db}"}}
+sources:
+  - name: uploads
+    type: sftp
+    connection: drop
+    path: {folder}/*.csv
+    watch: {{interval_seconds: 1, settle_seconds: 0, default_status: running}}
+targets:
+  - {{name: uploads_table, input: uploads, type: sql, connection: warehouse, table: uploads, mode: append}}
+"""
+
+
+def test_sftp_sensor_runs_load_exactly_their_files(sshd: SshServer, sftp_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    import dagster as dg
+
+    from etl_assets.config import load_pipeline
+    from etl_assets.definitions import build_definitions
+    from etl_assets.targets.sql import read_table
+
+    monkeypatch.setenv("ETL_DATA_DIR", str(tmp_path / "data"))
+    db = tmp_path / "wh.db"
+    (tmp_path / "remote.yaml").write_text(
+        CONFIG.format(host=sshd.host, port=sshd.port, user=sshd.user, key=sshd.client_key, known=sshd.known_hosts, db=db, folder=sftp_dir)
+    )
+    defs = build_definitions([load_pipeline(tmp_path / "remote.yaml")], [])
+    sensor = defs.resolve_sensor_def("remote_uploads_sensor")
+    job = defs.resolve_job_def("remote")
+    cursor = None
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+
+        def loop() -> int:
+            nonlocal cursor
+            data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
+            cursor = data.cursor
+            for request in data.run_requests or []:
+                assert job.execute_in_process(instance=instance, asset_selection=request.asset_selection, tags=request.tags).success
+            return len(data.run_requests or [])
+
+        put(sftp_dir, "a.csv", b"id,v\n1,a\n", 1_000)
+        assert loop() == 1
+        put(sftp_dir, "b.csv", b"id,v\n2,b\n", 1_100)
+        assert loop() == 1 and loop() == 0
+    assert sorted(read_table(f"sqlite:///{db}", "uploads")["id"].tolist()) == [1, 2]  # each file once

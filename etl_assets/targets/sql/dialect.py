@@ -64,9 +64,6 @@ class Dialect(ABC):
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
 
-    @abstractmethod
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
-
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.query(sql, params)[0][0]
 
@@ -201,6 +198,10 @@ class Dialect(ABC):
 
 class RowDialect(Dialect):
     """A database loaded with batched `executemany` (SQLite, MySQL/MariaDB)."""
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run `sql` for every row, inside the current transaction."""
 
     def db_values(self, column: pa.Array) -> pa.Array:
         """Convert a column (vectorised) to values the driver binds as the right type."""

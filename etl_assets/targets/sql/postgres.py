@@ -1,14 +1,20 @@
 """PostgreSQL through psycopg 3.
 
 Rows travel as Arrow record batches through pgpq's binary encoder into
-`COPY <temp stage> FROM STDIN (FORMAT BINARY)` (no per-row Python); an INSERT ... SELECT moves
-them into the table. Everything, DDL included, is one transaction. `replace` is DELETE + INSERT
-in that transaction: MVCC readers keep seeing the old rows until the commit and are never
-blocked (TRUNCATE would take an ACCESS EXCLUSIVE lock and is not MVCC-safe; a drop + rename swap
-breaks views and fails readers queued on the dropped table).
+`COPY ... FROM STDIN (FORMAT BINARY)`, with no per-row Python: straight into the table when its
+column types read that encoding as is (append, replace, partition windows into tables of the
+framework's types), else into a temporary stage and on with INSERT ... SELECT (merge, dedupe,
+other column types). Types pgpq cannot encode (decimals over 38 digits) go through COPY in CSV.
+Everything, DDL included, is one transaction.
+
+`replace` is DELETE + INSERT in that transaction: MVCC readers keep seeing the old rows until the
+commit and are never blocked. (TRUNCATE would take an ACCESS EXCLUSIVE lock, blocking readers,
+and is not MVCC-safe; a drop + rename swap breaks views and fails readers queued on the dropped
+table.) The cost: the old rows become dead tuples for autovacuum.
 """
 from __future__ import annotations
 
+import binascii
 import io
 import math
 import uuid
@@ -16,6 +22,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl_assets.targets.sql.common import TableName, arrow_category
 from etl_assets.targets.sql.dialect import Dialect, StageColumn
@@ -68,10 +75,6 @@ class Postgres(Dialect):
         with self.conn.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall()
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        with self.conn.cursor() as cur:
-            cur.executemany(sql, rows)
 
     def commit(self) -> None:
         self.conn.commit()
@@ -197,8 +200,9 @@ class Postgres(Dialect):
         options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
         with self.conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN (FORMAT CSV)") as copy:
             for batch in batches:
+                columns = [_bytea_text(c) if arrow_category(c.type) == "binary" else c for c in batch.columns]
                 buffer = io.BytesIO()
-                pacsv.write_csv(batch, buffer, options)
+                pacsv.write_csv(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), buffer, options)
                 copy.write(buffer.getvalue())
 
 
@@ -219,6 +223,17 @@ _BINARY_TYPES = {
 
 def _reads_binary(db_type: str, category: str) -> bool:
     return any(db_type == base or db_type.startswith(base + "(") for base in _BINARY_TYPES.get(category, ()))
+
+
+def _bytea_text(column: pa.Array) -> pa.Array:
+    """Binary values as bytea hex text (`\\x0aff`), vectorised: the data buffer is hex-encoded
+    whole and the offsets doubled."""
+    column = column.cast(pa.binary())
+    validity, offsets, data = column.buffers()
+    doubled = np.frombuffer(offsets, dtype=np.int32) * 2
+    hexed = binascii.hexlify(data.to_pybytes() if data is not None else b"")
+    text = pa.Array.from_buffers(pa.string(), len(column), [validity, pa.py_buffer(doubled.tobytes()), pa.py_buffer(hexed)], offset=column.offset)
+    return pc.binary_join_element_wise("\\x", text, "")
 
 
 def _with_constants(batches: Iterable[pa.RecordBatch], constants: Sequence[Any], types: Sequence[pa.DataType]) -> Iterable[pa.RecordBatch]:

@@ -37,7 +37,7 @@ transforms:
     input: raw_penguins
     steps:
       - filter: "body_mass_g > 4500"
-targets:
+{heavy_checks}targets:
   - name: penguins_table
     input: raw_penguins
     type: sql
@@ -73,8 +73,8 @@ def db_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return url
 
 
-def write(project: Project, csv: Path, mode: str, checks: str = RULES, text: str = PIPELINE) -> None:
-    project.write("penguins", text.format(csv=csv, mode=mode, checks=checks))
+def write(project: Project, csv: Path, mode: str, checks: str = RULES, text: str = PIPELINE, heavy_checks: str = "") -> None:
+    project.write("penguins", text.format(csv=csv, mode=mode, checks=checks, heavy_checks=heavy_checks))
 
 
 def check_results(run: Run) -> dict[str, dg.AssetCheckEvaluation]:
@@ -111,16 +111,17 @@ def test_quarantine_moves_exactly_the_defective_rows_with_all_their_reasons(proj
     frame = pd.read_csv(penguins_csv)
     expected = expected_reasons(frame)
     assert len(expected) == 13
-    write(project, penguins_csv, "quarantine")
+    anomalies = "    checks:\n      on_failure: quarantine\n      anomalies: [{column: flipper_length_mm, method: zscore, threshold: 2}]\n"
+    write(project, penguins_csv, "quarantine", heavy_checks=anomalies)
     run = project.run("penguins")
     assert run.success, run.failures()
 
     target = read_table(db_url, "penguins")
-    quarantine = read_table(db_url, "penguins_quarantine")
+    everything = read_table(db_url, "penguins_quarantine")
     assert len(target) == 344 - 13 == 331
+    assert set(everything.columns) == {"asset", "run_id", "reasons", "row", "quarantined_at"}
+    quarantine = everything[everything["asset"] == "penguins/raw_penguins"]
     assert len(quarantine) == 13
-    assert set(quarantine.columns) == {"asset", "run_id", "reasons", "row", "quarantined_at"}
-    assert set(quarantine["asset"]) == {"penguins/raw_penguins"}
     assert set(quarantine["run_id"]) == {run.result.run_id}
     rows = [json.loads(r) for r in quarantine["row"]]
     by_row = {(r["species"], r["island"], r["bill_length_mm"], r["year"], r["sex"], r["body_mass_g"]): reason for r, reason in zip(rows, quarantine["reasons"])}
@@ -137,9 +138,13 @@ def test_quarantine_moves_exactly_the_defective_rows_with_all_their_reasons(proj
     assert (source["rows_in"], source["dagster/row_count"], source["rows_quarantined"]) == (344, 331, 13)
     assert source["rows_in"] == source["dagster/row_count"] + source["rows_quarantined"]
     assert "penguins_quarantine" in source["quarantine"]
-    heavy = read_table(db_url, "heavy_penguins")
-    clean = frame.drop(index=list(expected))
-    assert len(heavy) == int((clean.body_mass_g > 4500).sum())
+    heavy_in = frame.drop(index=list(expected)).query("body_mass_g > 4500")
+    z = (heavy_in.flipper_length_mm - heavy_in.flipper_length_mm.mean()).abs() / heavy_in.flipper_length_mm.std(ddof=0)
+    outliers = everything[everything["asset"] == "penguins/heavy"]
+    assert len(outliers) == int((z > 2).sum()) > 0
+    assert all(r.startswith("flipper_length_mm zscore > 2 (value ") for r in outliers["reasons"])
+    assert len(read_table(db_url, "heavy_penguins")) == len(heavy_in) - len(outliers)
+    assert check_results(run)["heavy:anomalies"].severity == dg.AssetCheckSeverity.WARN
 
     results = check_results(run)
     columns, row_count = results["raw_penguins:columns"], results["raw_penguins:row_count"]

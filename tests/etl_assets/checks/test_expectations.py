@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pandas as pd
-import pytest
 
 from etl_assets.checks.expectations import check_expectations
 from etl_assets.tables import StoredTable

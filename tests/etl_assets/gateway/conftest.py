@@ -20,7 +20,7 @@ import pytest
 
 from etl_assets.gateway.passwords import hash_password
 from etl_assets.gateway.users import User, save_user
-from tests.etl_assets.gateway.served import ORDERS, PASSWORDS, PIPELINE, ROLES, FinishedRun, Served
+from tests.etl_assets.gateway.served import DAILY, ORDERS, PASSWORDS, PIPELINE, ROLES, FinishedRun, Served
 
 
 def _free_port() -> int:
@@ -52,6 +52,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, dagster_pg: str) -> Iterato
     configs = root / "configs"
     (configs / "data").mkdir(parents=True)
     (configs / "shop.yaml").write_text(PIPELINE)
+    (configs / "daily_orders.yaml").write_text(DAILY)
     (configs / "data" / "orders.csv").write_text(ORDERS)
     users_file = root / "users.yaml"
     for name, password in PASSWORDS.items():

@@ -40,6 +40,20 @@ targets:
     type: file
     path: out/orders.csv
 """
+DAILY = """\
+pipeline: daily_orders
+description: A partitioned pipeline (launched with a partition, then canceled)
+partitions: {type: daily, start: "2024-01-01", column: day}
+sources:
+  - name: day_orders
+    type: file
+    path: data/orders.csv
+targets:
+  - name: day_orders_export
+    input: day_orders
+    type: file
+    path: out/day_orders.csv
+"""
 ORDERS = "order_id,customer,qty,price\n1,alice,2,9.5\n2,bob,-1,3.0\n3,carol,5,1.25\n4,dave,1,20.0\n"
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 

@@ -99,18 +99,22 @@ def test_preview_reads_the_loaded_target(served: Served, viewer_token: str, fini
     assert missing.status_code == 404 and "no asset 'nope'" in missing.json()["detail"]
 
 
-def test_launch_some_assets_and_cancel(served: Served, admin_token: str, finished_run: FinishedRun) -> None:
+def test_launch_some_assets_of_a_partition_and_cancel(served: Served, admin_token: str, finished_run: FinishedRun) -> None:
     with served.client(admin_token) as client:
         assert client.post("/api/v1/pipelines/shop/runs", json={"assets": ["nope"]}).status_code == 422
         assert client.post("/api/v1/pipelines/nope/runs").status_code == 404
-        launched = client.post("/api/v1/pipelines/shop/runs", json={"assets": ["shop/orders"]})
+        unpartitioned = client.post("/api/v1/pipelines/shop/runs", json={"partition": "2024-01-02"})
+        assert unpartitioned.status_code == 422 and "it is not partitioned" in unpartitioned.json()["detail"]
+        too_early = client.post("/api/v1/pipelines/daily_orders/runs", json={"partition": "1999-01-01"})
+        assert too_early.status_code == 422 and "partitions 2024-01-01 to " in too_early.json()["detail"]
+        launched = client.post("/api/v1/pipelines/daily_orders/runs", json={"assets": ["daily_orders/day_orders"], "partition": "2024-01-02"})
         assert launched.status_code == 201, launched.text
         run_id = launched.json()["run_id"]
         canceled = client.post(f"/api/v1/runs/{run_id}/cancel")
         assert canceled.status_code == 202, canceled.text
         assert canceled.json()["status"] in ("CANCELING", "CANCELED")
     run = served.wait_for_run(admin_token, run_id)
-    assert run["status"] == "CANCELED" and run["assets"] == ["shop/orders"]
+    assert (run["status"], run["assets"], run["partition"]) == ("CANCELED", ["daily_orders/day_orders"], "2024-01-02")
     with served.client(admin_token) as client:
         assert client.post(f"/api/v1/runs/{run_id}/cancel").status_code == 409
         assert client.post("/api/v1/runs/no-such-run/cancel").status_code == 404

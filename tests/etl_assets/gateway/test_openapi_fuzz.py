@@ -13,7 +13,7 @@ from schemathesis.checks import not_a_server_error
 from tests.etl_assets.gateway.served import Served
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("gateway")]
-EXAMPLES = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+EXAMPLES = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 
 
 def test_no_server_errors(served: Served, admin_token: str) -> None:

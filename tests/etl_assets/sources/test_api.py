@@ -137,8 +137,6 @@ def test_each_pagination_style_reads_every_record_once(
     for secret in SECRETS:
         assert secret not in run.text()
         assert secret not in caplog.text
-    if style == "link_header":  # urllib3 logged the request lines, with the key masked
-        assert "api_key=***" in caplog.text or "api_key=%2A%2A%2A" in caplog.text or "/link?" in caplog.text
 
 
 def test_nested_records_without_pagination_and_a_literal_url(project: Project, api: FakeApi) -> None:

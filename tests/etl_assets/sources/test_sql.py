@@ -4,6 +4,9 @@ Dagster instance), and failed loads that are delivered exactly once by the next 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import textwrap
 from decimal import Decimal
 from pathlib import Path
@@ -265,3 +268,19 @@ def test_partition_placeholders_select_the_partitions_rows(pg_url: str, project:
     run = project.run("shop", partition="2024-03-03")
     assert run.success, run.failures()
     assert rows(target_url, "SELECT id FROM orders_copy") == [(2,)]
+
+
+def test_state_survives_separate_processes(sqlite_url: str, project: Project, target_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`etl run` twice, each a new process with the same DAGSTER_HOME."""
+    orders_at(sqlite_url, range(1, 4), monkeypatch)
+    pipeline(project, "table: orders\nincremental: {cursor: id}", APPEND_TARGET)
+    project.home.mkdir(parents=True)
+    env = {**os.environ, "DAGSTER_HOME": str(project.home), "ETL_CONFIGS_DIR": str(project.configs)}
+    etl = [sys.executable, "-c", "import sys; from etl_assets.cli import main; sys.exit(main())", "run", "shop"]
+    first = subprocess.run(etl, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    add_orders(sqlite_url, range(4, 6))
+    second = subprocess.run(etl, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert rows(target_url, "SELECT id FROM orders_copy ORDER BY id") == [(i,) for i in range(1, 6)]
+    assert [r["id"] for r in project.table("shop", "orders").to_pylist()] == [4, 5]

@@ -100,3 +100,23 @@ def test_bad_table_names(any_db_url, stage):
             load_sql(any_db_url, name, "append", stage({"a": [1]}))
     with pytest.raises(TargetError, match="longer than"):
         load_sql(any_db_url, "t", "append", stage({"c" * 2000: [1]}))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://etl:Sup3r-Secret@127.0.0.1:1/db",
+        "mysql+pymysql://etl:Sup3r-Secret@127.0.0.1:1/db",
+        "postgresql+psycopg://etl:Sup3r-Secret@127.0.0.1:5432:bad/db",
+        "nosuchdb://etl:Sup3r-Secret@host/db",
+    ],
+)
+def test_errors_name_the_table_but_never_the_password(url, stage):
+    with pytest.raises(TargetError) as err:
+        load_sql(url, "flights", "append", stage({"a": [1]}), timeout_seconds=2)
+    assert "Sup3r-Secret" not in str(err.value)
+    assert err.value.__cause__ is None  # no driver error attached
+    assert err.value.__context__ is None or err.value.__suppress_context__
+    if "127.0.0.1:1/" in url:
+        assert '"flights"' in str(err.value) or "`flights`" in str(err.value)
+        assert "***" in str(err.value)

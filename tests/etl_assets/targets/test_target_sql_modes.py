@@ -228,3 +228,28 @@ def test_merge_into_a_table_with_duplicate_keys_fails_cleanly(any_db_url, stage,
     with pytest.raises(TargetError, match="merge load failed"):
         load_sql(any_db_url, "t", "merge", stage({"k": ["a"], "v": [3]}), primary_key=["k"])
     assert sorted_frame(read_table(any_db_url, "t"), ["v"])["v"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("mode", ["append", "dedupe"])
+def test_wide_decimals_and_empty_strings(any_db_url, stage, mode):
+    """Postgres: pgpq cannot encode decimal256, so this load goes through COPY ... CSV."""
+    big = Decimal("123456789012345678901234567890123456789012.25")
+    data = stage({
+        "big": pa.array([big, None], pa.decimal256(50, 2)),
+        "s": ["", None],
+        "at": pa.array([datetime(2024, 1, 1, 5, tzinfo=timezone.utc), None], pa.timestamp("us", tz="UTC")),
+        "bin": [b"", None],
+        "raw": [b"\x00\xff,\"", b"\n"],
+    })
+    assert load_sql(any_db_url, "t", mode, data).inserted == 2
+    back = read_table(any_db_url, "t")
+    assert back["s"].tolist() == ["", None]
+    assert [None if v is None else bytes(v) for v in back["bin"]] == [b"", None]
+    assert [bytes(v) for v in back["raw"]] == [b"\x00\xff,\"", b"\n"]
+    assert pd.isna(back["at"][1]) and utc_naive_value(back["at"][0]) == pd.Timestamp("2024-01-01 05:00")
+    if not any_db_url.startswith("sqlite"):  # SQLite keeps decimals as floats
+        assert back["big"].tolist()[0] == big
+
+
+def utc_naive_value(value: pd.Timestamp) -> pd.Timestamp:
+    return value.tz_convert("UTC").tz_localize(None) if value.tzinfo else value
