@@ -13,7 +13,7 @@ import dagster as dg
 import requests
 
 from .backoff import Backoff, TransientError, describe
-from .templates import Secrets, redacted_loggers
+from .templates import Secrets, number, redacted_loggers
 
 BODY_EXCERPT_CHARS = 300
 _URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "requests")
@@ -46,9 +46,9 @@ class HttpResource(dg.ConfigurableResource):
             base_url=str(raw.get("base_url") or raw.get("url") or ""),
             headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
             auth={str(k): str(v) for k, v in auth.items()} if auth else None,
-            timeout_seconds=float(raw.get("timeout_seconds") or 30),
-            max_retries=int(raw.get("max_retries", 3)),
-            retry_delay_seconds=float(raw.get("retry_delay_seconds", 1.0)),
+            timeout_seconds=number(raw.get("timeout_seconds"), 30),
+            max_retries=int(number(raw.get("max_retries"), 3)),
+            retry_delay_seconds=number(raw.get("retry_delay_seconds"), 1.0),
         )
 
     def client(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar
 import dagster as dg
 
 from .backoff import Backoff, describe
-from .templates import Secrets, resolve_path
+from .templates import Secrets, number, resolve_path
 
 if TYPE_CHECKING:
     import paramiko
@@ -78,9 +78,9 @@ class SftpResource(dg.ConfigurableResource):
             host=str(raw["host"]),
             port=str(raw.get("port", 22)),
             username=str(raw["username"]),
-            timeout_seconds=float(raw.get("timeout_seconds", 30)),
-            max_retries=int(raw.get("max_retries", 3)),
-            retry_delay_seconds=float(raw.get("retry_delay_seconds", 1.0)),
+            timeout_seconds=number(raw.get("timeout_seconds"), 30),
+            max_retries=int(number(raw.get("max_retries"), 3)),
+            retry_delay_seconds=number(raw.get("retry_delay_seconds"), 1.0),
             base_dir=base_dir,
             **text,
         )

@@ -5,7 +5,7 @@ import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import dagster as dg
 
@@ -32,6 +32,15 @@ class Secrets:
 
     def redact(self, text: str) -> str:
         return redact(text, self.values)
+
+
+def number(value: Any, default: float) -> float:
+    """A numeric config value; one written as a `${VAR}` template is interpolated now."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        value = Secrets().resolve(value)
+    return float(value)
 
 
 def resolve_path(path: str, base_dir: str) -> Path:

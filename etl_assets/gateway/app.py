@@ -5,12 +5,14 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request, WebSocket, status
+from fastapi import Depends, FastAPI, Request, WebSocket, status
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import login, routes_configs, routes_ops, routes_pipelines, routes_runs
+from .auth import Principal, current_user
 from .dagster_api import DagsterApiError
 from .proxy import proxy_http, proxy_websocket, same_origin
 from .state import Gateway
@@ -37,6 +39,13 @@ class SameOriginMiddleware:
         await self.app(scope, receive, send)
 
 
+def _unauthenticated(request: Request) -> Response:
+    """A browser goes to the login page; anything else gets 401."""
+    if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        return login.login_redirect(request)
+    return JSONResponse({"detail": "not logged in"}, status_code=status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+
+
 def create_app(gateway: Gateway) -> FastAPI:
     """The gateway app; `gateway` is closed when the app shuts down."""
 
@@ -50,8 +59,8 @@ def create_app(gateway: Gateway) -> FastAPI:
         title="ETL gateway API",
         version="1",
         description=API_DESCRIPTION,
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        openapi_url=None,  # served below, to logged-in users only
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -64,6 +73,16 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def dagster_error(_: Request, exc: DagsterApiError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    async def openapi(_: Principal = Depends(current_user)) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    async def docs(request: Request) -> Response:
+        if gateway.auth.principal(request) is None:
+            return _unauthenticated(request)
+        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title=f"{app.title} docs")
+
     @app.api_route("/api/v1/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
     async def api_not_found(rest: str) -> JSONResponse:
         return JSONResponse({"detail": f"no API route /api/v1/{rest}"}, status_code=status.HTTP_404_NOT_FOUND)
@@ -72,9 +91,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def to_dagster(request: Request, path: str) -> Response:
         principal = gateway.auth.principal(request)
         if principal is None:
-            if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-                return login.login_redirect(request)
-            return JSONResponse({"detail": "not logged in"}, status_code=status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+            return _unauthenticated(request)
 
         async def after_reload() -> None:
             await gateway.record_loaded(f"reload by {principal.name}")

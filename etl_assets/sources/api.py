@@ -12,7 +12,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import dagster as dg
@@ -26,6 +26,9 @@ from ..partitions import partition_window, render_placeholders
 from ..tables import CHUNK_ROWS
 from .errors import SourceError
 from .files import read_files
+
+if TYPE_CHECKING:
+    from ..assets.common import AssetContext
 
 Request = tuple[str, dict[str, Any]]
 
@@ -178,7 +181,7 @@ def _has_path(body: Any, path: str) -> bool:
 # --- the asset's reader ----------------------------------------------------------------------------
 
 
-def api_client(ctx: Any, context: dg.AssetExecutionContext, secrets: Secrets) -> HttpClient:
+def api_client(ctx: AssetContext, context: dg.AssetExecutionContext, secrets: Secrets) -> HttpClient:
     """The client for a source: its connection's resource (with the source's headers/auth on top),
     or a resource made from the source's own `url`, `headers` and `auth`."""
     src: ApiSource = ctx.config
@@ -190,7 +193,7 @@ def api_client(ctx: Any, context: dg.AssetExecutionContext, secrets: Secrets) ->
     return HttpResource.from_raw(raw).client(log=log, secrets=secrets)
 
 
-def read_api_source(ctx: Any, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> Iterator[pa.Table]:
+def read_api_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> Iterator[pa.Table]:
     """The `api` source reader (see `assets.sources.READERS`)."""
     src: ApiSource = ctx.config
     window = partition_window(ctx.loaded.config, context)

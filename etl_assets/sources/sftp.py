@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import dagster as dg
 import pyarrow as pa
 
 from resources.sftp import RemoteFile, SftpResource, SftpSession
+from resources.templates import Secrets
 from sensors.listing import split_glob
 from sensors.runs import triggered_files
-from resources.templates import Secrets
 
 from ..config.errors import display_path
 from ..config.models import SftpSource
 from ..partitions import partition_window, render_placeholders
 from .errors import SourceError
 from .files import read_files
+
+if TYPE_CHECKING:
+    from ..assets.common import AssetContext
 
 
 def download_all(session: SftpSession, pattern: str, directory: Path, names: list[str] | None = None) -> tuple[list[RemoteFile], list[Path]]:
@@ -51,7 +54,7 @@ def triggered(remote: list[RemoteFile], pattern: str, names: list[str]) -> list[
     return [by_name[n] for n in names]
 
 
-def read_sftp_source(ctx: Any, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> Iterator[pa.Table]:
+def read_sftp_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> Iterator[pa.Table]:
     """The `sftp` source reader (see `assets.sources.READERS`)."""
     src: SftpSource = ctx.config
     resource: SftpResource = getattr(context.resources, ctx.sql_resource_key(src.connection))

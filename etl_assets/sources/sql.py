@@ -16,7 +16,7 @@ import json
 import uuid
 from collections import Counter
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import dagster as dg
 import pyarrow as pa
@@ -28,6 +28,9 @@ from .. import incremental
 from ..config.models import SqlSource
 from ..partitions import PartitionWindow, partition_window
 from .errors import SourceError
+
+if TYPE_CHECKING:
+    from ..assets.common import AssetContext
 
 CURSOR_PARAM = "_etl_cursor"
 SUBQUERY_ALIAS = "_etl_source"
@@ -187,7 +190,7 @@ def read_rows(
             yield chunks.table([]), None
 
 
-def read_sql_source(ctx: Any, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> Iterator[pa.Table]:
+def read_sql_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> Iterator[pa.Table]:
     """The `sql` source reader (see `assets.sources.READERS`)."""
     src: SqlSource = ctx.config
     cfg = ctx.loaded.config

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Protocol, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -37,6 +37,17 @@ class PartitionWindow:
     end: datetime
 
 
+class Window(Protocol):
+    """Anything with a partition window's fields (e.g. `etl_assets.partitions.PartitionWindow`)."""
+
+    @property
+    def column(self) -> str: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+
+
 def load_sql(
     url: str,
     table: str,
@@ -45,7 +56,7 @@ def load_sql(
     *,
     primary_key: Sequence[str] | None = None,
     run_id: str = "",
-    partition: PartitionWindow | None = None,
+    partition: Window | None = None,
     timeout_seconds: float = 30,
     chunk_rows: int = CHUNK_ROWS,
 ) -> LoadResult:
@@ -137,7 +148,7 @@ def _error(dialect: Dialect, table: TableName, what: str, exc: Exception) -> Tar
 
 def _job(
     d: Dialect, table: TableName, mode: str, data: StoredTable, primary_key: list[str],
-    run_id: str, partition: PartitionWindow | None, chunk_rows: int,
+    run_id: str, partition: Window | None, chunk_rows: int,
 ) -> Job:
     """Validate the load before connecting."""
     if mode not in MODES:

@@ -24,6 +24,8 @@ ROUTES = [  # (method, path, role needed)
     ("GET", "/metrics", "viewer"),
     ("GET", "/graphql?query={version}", "viewer"),
     ("GET", "/server_info", "viewer"),
+    ("GET", "/api/v1/openapi.json", "viewer"),
+    ("GET", "/api/v1/docs", "viewer"),
 ]
 UPLOAD = {"content": "pipeline: x\n"}
 

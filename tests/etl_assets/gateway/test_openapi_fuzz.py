@@ -17,8 +17,8 @@ EXAMPLES = settings(max_examples=15, deadline=None, suppress_health_check=list(H
 
 
 def test_no_server_errors(served: Served, admin_token: str) -> None:
-    schema = schemathesis.openapi.from_url(f"{served.url}/api/v1/openapi.json")
     headers = {"Authorization": f"Bearer {admin_token}"}
+    schema = schemathesis.openapi.from_url(f"{served.url}/api/v1/openapi.json", headers=headers)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 14
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import tempfile
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sensors.runs import FILES_TAG, SOURCE_TAG
 from tests.support.pipelines import Project, project  # noqa: F401 - fixture
 from tests.support.servers import SshServer, sftp_dir, sshd  # noqa: F401 - fixtures
 
@@ -79,6 +81,17 @@ def test_password_auth_reads_every_file_of_a_glob(sshd: SshServer, three_files: 
     assert meta["file_count"] == 3 and meta["bytes"] == sum((three_files / f"airlines_{i}.csv").stat().st_size for i in (1, 2, 3))
     assert sshd.password not in run.text()
     assert (project.configs / "out" / "airlines.csv").read_text().count("\n") == 5
+
+
+def test_a_run_started_by_the_watch_sensor_reads_only_its_files(sshd: SshServer, three_files: Path, project: Project) -> None:
+    write_pipeline(project, sshd, f"{three_files}/airlines_*.csv", f"password: {sshd.password}\n    known_hosts: {sshd.known_hosts}")
+    tags = {SOURCE_TAG: "airlines", FILES_TAG: json.dumps(["airlines_3.csv", "airlines_1.csv"])}
+    run = project.run("drop", select=["airlines"], tags=tags)
+    assert run.success, run.failures()
+    assert project.table("drop", "airlines").to_pylist() == [ROWS[3], ROWS[0], ROWS[1]]
+    (three_files / "airlines_1.csv").unlink()
+    gone = project.run("drop", select=["airlines"], tags=tags)
+    assert not gone.success and "airlines_1.csv started this run but no longer match" in gone.failures()[0]
 
 
 def test_key_auth_with_a_pinned_fingerprint_and_a_format(sshd: SshServer, sftp_dir: Path, project: Project) -> None:
