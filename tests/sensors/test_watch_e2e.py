@@ -119,7 +119,7 @@ class Daemon:
             return list(instance.get_runs())
 
 
-def wait_for(what: str, check: Callable[[], bool], daemon: Daemon, timeout: float = 120) -> None:
+def wait_for(what: str, check: Callable[[], bool], daemon: Daemon, timeout: float = 400) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

