@@ -12,7 +12,7 @@ from resources.sftp import SftpResource
 from schedules import build_schedule
 from sensors.factory import build_sensors
 
-from .assets.common import AssetContext, sql_resource_key
+from .assets.common import AssetContext, redacted_tags, connection_resource_key
 from .assets.sources import build_source_asset
 from .assets.targets import build_target_asset
 from .assets.transforms import build_transform_asset
@@ -46,7 +46,7 @@ def build_pipeline(loaded: LoadedPipeline) -> PipelineDefinitions:
         name=cfg.pipeline,
         selection=dg.AssetSelection.groups(cfg.pipeline),
         description=cfg.description,
-        tags={"pipeline": cfg.pipeline, **cfg.tags, **sla_run_tags(cfg)},
+        tags={"pipeline": cfg.pipeline, **redacted_tags(loaded), **sla_run_tags(cfg)},
         partitions_def=partitions_def(cfg),
     )
     out.jobs.append(job)
@@ -55,15 +55,15 @@ def build_pipeline(loaded: LoadedPipeline) -> PipelineDefinitions:
     out.sensors.extend(build_sensors(loaded, job))
     for name, conn in cfg.connections.items():
         if isinstance(conn, SqlConnection):
-            out.resources[sql_resource_key(cfg.pipeline, name)] = SqlResource(
+            out.resources[connection_resource_key(cfg.pipeline, name)] = SqlResource(
                 url=_template(loaded, ("connections", name, "url")),
                 base_dir=str(loaded.base_dir),
                 timeout_seconds=conn.timeout_seconds,
             )
         elif isinstance(conn, SftpConnection):
-            out.resources[sql_resource_key(cfg.pipeline, name)] = SftpResource.from_raw(loaded.raw["connections"][name], str(loaded.base_dir))
+            out.resources[connection_resource_key(cfg.pipeline, name)] = SftpResource.from_raw(loaded.raw["connections"][name], str(loaded.base_dir))
         elif isinstance(conn, HttpConnection):
-            out.resources[sql_resource_key(cfg.pipeline, name)] = HttpResource.from_raw(loaded.raw["connections"][name])
+            out.resources[connection_resource_key(cfg.pipeline, name)] = HttpResource.from_raw(loaded.raw["connections"][name])
     return out
 
 

@@ -89,8 +89,9 @@ class SchemaMismatch(ValueError):
 class TableWriter:
     """Writes chunks to a temporary Parquet file and moves it into place on `commit`.
 
-    A column that is all null in the first chunk is typed by the first chunk that has values;
-    integer columns widen to float, and anything else that changes type widens to string.
+    Chunks are held until every column has a non-null type (or 1M rows arrived); the unified
+    schema of those chunks is then fixed and later chunks are cast to it (SchemaMismatch when a
+    value does not fit). Readers and steps deliver chunks of one schema; this is the safety net.
     """
 
     def __init__(self, path: Path):

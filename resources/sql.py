@@ -1,21 +1,11 @@
 """SQL databases (PostgreSQL, MariaDB/MySQL, SQLite) by SQLAlchemy URL."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import dagster as dg
 from sqlalchemy.engine import make_url
 
-from etl_assets.config.yaml_loader import interpolate
-
-
-def resolve_template(template: str) -> str:
-    """Interpolate `${VAR}` / `${VAR:-default}` from the environment at run time."""
-    value, _, missing, _ = interpolate(template, os.environ)
-    if missing:
-        raise dg.Failure(description=f"environment variable(s) {', '.join(missing)} not set")
-    return value
+from .templates import Secrets, resolve_path
 
 
 def absolute_sqlite_url(url: str, base_dir: str) -> str:
@@ -23,10 +13,7 @@ def absolute_sqlite_url(url: str, base_dir: str) -> str:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return url
-    path = Path(os.path.expanduser(parsed.database))
-    if not path.is_absolute():
-        path = Path(base_dir) / path
-    return parsed.set(database=str(path)).render_as_string(hide_password=False)
+    return parsed.set(database=str(resolve_path(parsed.database, base_dir))).render_as_string(hide_password=False)
 
 
 class SqlResource(dg.ConfigurableResource):
@@ -40,7 +27,7 @@ class SqlResource(dg.ConfigurableResource):
 
     def resolved_url(self) -> str:
         """The URL with variables interpolated (a secret: never log it)."""
-        return absolute_sqlite_url(resolve_template(self.url), self.base_dir)
+        return absolute_sqlite_url(Secrets().resolve(self.url), self.base_dir)
 
     def display_name(self) -> str:
         """The URL without password, for messages and metadata."""

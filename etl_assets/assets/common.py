@@ -60,14 +60,14 @@ class AssetContext:
             "code_version": self.code_version(),
             "description": self.config.description or None,
             "owners": list(cfg.owners) or None,
-            "metadata": {"config_file": str(self.loaded.file), **({"tags": dict(cfg.tags)} if cfg.tags else {})},
+            "metadata": {"config_file": str(self.loaded.file), **({"tags": redacted_tags(self.loaded)} if cfg.tags else {})},
             "retry_policy": retry_policy(cfg, self.config),
             "partitions_def": partitions_def(cfg),
             **sla_asset_kwargs(cfg, self.section),
         }
 
-    def sql_resource_key(self, connection: str) -> str:
-        return sql_resource_key(self.pipeline, connection)
+    def connection_resource_key(self, connection: str) -> str:
+        return connection_resource_key(self.pipeline, connection)
 
 
 def asset_key(pipeline: str, name: str) -> dg.AssetKey:
@@ -75,7 +75,7 @@ def asset_key(pipeline: str, name: str) -> dg.AssetKey:
     return dg.AssetKey([pipeline, name])
 
 
-def sql_resource_key(pipeline: str, connection: str) -> str:
+def connection_resource_key(pipeline: str, connection: str) -> str:
     return f"{pipeline}__{connection}"
 
 
@@ -105,3 +105,8 @@ def redacting(loaded: LoadedPipeline) -> Callable[[Callable[..., Any]], Callable
 def staged_writer(key: dg.AssetKey) -> TableWriter:
     """A TableWriter into the staging area; the IO manager moves the file into place."""
     return TableWriter(staging_path(data_dir(), key))
+
+
+def redacted_tags(loaded: LoadedPipeline) -> dict[str, str]:
+    """The pipeline's `tags` with any value from the environment masked."""
+    return {k: loaded.redact(v) for k, v in loaded.config.tags.items()}

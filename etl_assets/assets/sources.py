@@ -26,9 +26,9 @@ def read_file_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta:
     pattern = render_placeholders(src.path, partition_window(ctx.loaded.config, context))
     names = triggered_files(context.run.tags, src.name)
     paths = expand_paths(pattern, ctx.loaded.base_dir) if names is None else watched_paths(ctx.loaded.resolve_path(pattern), names)
-    meta["files"] = dg.MetadataValue.json([str(p) for p in paths])
+    meta["files"] = dg.MetadataValue.json([ctx.loaded.redact(str(p)) for p in paths])
     meta["bytes"] = dg.MetadataValue.int(sum(p.stat().st_size for p in paths))
-    context.log.info(f"reading {len(paths)} file(s) matching {src.path}")
+    context.log.info(ctx.loaded.redact(f"reading {len(paths)} file(s) matching {src.path}"))
     return read_files(paths, src.format, src.options)
 
 
@@ -40,7 +40,7 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
     reader = READERS[src.type]
 
     connection = getattr(src, "connection", None)
-    resource_keys = {ctx.sql_resource_key(connection)} if connection else set()
+    resource_keys = {ctx.connection_resource_key(connection)} if connection else set()
 
     @dg.asset(kinds={src.type}, required_resource_keys=resource_keys | check_resource_keys(ctx), check_specs=check_specs(ctx), **ctx.common_kwargs())
     @redacting(ctx.loaded)

@@ -29,7 +29,7 @@ def _load_metadata(result: LoadResult, redact: Callable[[str], str]) -> dict[str
 def build_target_asset(ctx: AssetContext) -> dg.AssetsDefinition:
     target = ctx.config
     if isinstance(target, SqlTarget):
-        resource_key = ctx.sql_resource_key(target.connection)
+        resource_key = ctx.connection_resource_key(target.connection)
         kinds, resource_keys = {"sql"}, {resource_key}
     else:
         kinds, resource_keys = {"file"}, set()

@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..assets.common import AssetContext, sql_resource_key, staged_writer
+from ..assets.common import AssetContext, connection_resource_key, staged_writer
 from ..tables import StoredTable, TableWriter
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -63,7 +63,7 @@ def resource_key(ctx: AssetContext) -> str | None:
     if checks is None or checks.on_failure != "quarantine":
         return None
     connection = quarantine_place(ctx).connection
-    return sql_resource_key(ctx.pipeline, connection) if connection else None
+    return connection_resource_key(ctx.pipeline, connection) if connection else None
 
 
 def json_value(value: Any) -> Any:

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from ..assets.common import asset_key, sql_resource_key
+from ..assets.common import asset_key, connection_resource_key
 from ..config import LoadedPipeline
 from ..config.models import FileTarget, SqlTarget
 from ..factory import build_pipeline
@@ -43,7 +43,7 @@ def preview(loaded: LoadedPipeline, asset: str, limit: int) -> Preview:
 
 
 def _sql(loaded: LoadedPipeline, target: SqlTarget, limit: int) -> tuple[str, pd.DataFrame]:
-    resource = build_pipeline(loaded).resources[sql_resource_key(loaded.config.pipeline, target.connection)]
+    resource = build_pipeline(loaded).resources[connection_resource_key(loaded.config.pipeline, target.connection)]
     url = resource.resolved_url()
     table = quote_table(url, target.table)
     engine = sa.create_engine(url)

@@ -188,7 +188,7 @@ def api_client(ctx: AssetContext, context: dg.AssetExecutionContext, secrets: Se
     raw = ctx.loaded.raw[ctx.section][ctx.index]
     log = context.log.debug
     if src.connection:
-        resource: HttpResource = getattr(context.resources, ctx.sql_resource_key(src.connection))
+        resource: HttpResource = getattr(context.resources, ctx.connection_resource_key(src.connection))
         return resource.client(raw.get("headers"), raw.get("auth"), log, secrets, src.timeout_seconds)
     return HttpResource.from_raw(raw).client(log=log, secrets=secrets)
 

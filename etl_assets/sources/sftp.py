@@ -57,7 +57,7 @@ def triggered(remote: list[RemoteFile], pattern: str, names: list[str]) -> list[
 def read_sftp_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> Iterator[pa.Table]:
     """The `sftp` source reader (see `assets.sources.READERS`)."""
     src: SftpSource = ctx.config
-    resource: SftpResource = getattr(context.resources, ctx.sql_resource_key(src.connection))
+    resource: SftpResource = getattr(context.resources, ctx.connection_resource_key(src.connection))
     pattern = render_placeholders(src.path, partition_window(ctx.loaded.config, context))
     secrets = Secrets(ctx.loaded.secrets)
     with tempfile.TemporaryDirectory(prefix="etl-sftp-") as tmp:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -194,7 +193,7 @@ def read_sql_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: 
     """The `sql` source reader (see `assets.sources.READERS`)."""
     src: SqlSource = ctx.config
     cfg = ctx.loaded.config
-    db: SqlResource = getattr(context.resources, ctx.sql_resource_key(src.connection))
+    db: SqlResource = getattr(context.resources, ctx.connection_resource_key(src.connection))
     after = incremental.committed_cursor(context, cfg, src) if src.incremental else None
     cursor_column = src.incremental.cursor if src.incremental else None
     where = ctx.loaded.redact(db.display_name())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from .assets import Source, SqlTarget, Target, Transform
 from .automation import AlertsConfig, PartitionsConfig, QuarantineConfig, ScheduleConfig, SlaConfig
