@@ -269,7 +269,7 @@ def main() -> None:
                     wall, rss = run([PY, "-c", TO_SQL, str(path), PG, "to_sql_t"])
                     record("pandas.to_sql", wall, rss, loaded=int(psql("SELECT count(*) FROM to_sql_t")))
                 psql("DROP SCHEMA IF EXISTS bench_dlt CASCADE")
-                wall, rss = run([PY, "-c", DLT, str(path), PG, "flights", str(work / "dlt")], env={**os.environ, "DATA_WRITER__DISABLE_COMPRESSION": "true", "RUNTIME__LOG_LEVEL": "WARNING"})
+                wall, rss = run([PY, "-c", DLT, str(path), PG.replace("postgres@", "postgres:postgres@"), "flights", str(work / "dlt")], env={**os.environ, "DATA_WRITER__DISABLE_COMPRESSION": "true", "RUNTIME__LOG_LEVEL": "WARNING"})
                 shutil.rmtree(work / "dlt", ignore_errors=True)
                 record("dlt (arrow -> csv COPY, no compression)", wall, rss, loaded=int(psql("SELECT count(*) FROM bench_dlt.flights")))
 

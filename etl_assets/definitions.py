@@ -29,7 +29,9 @@ def build_definitions(pipelines: list[LoadedPipeline], errors: list[ConfigError]
         sensors += built.sensors
         resources.update(built.resources)
     assets += _error_assets(errors)
-    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors, resources=resources)
+    return dg.Definitions(
+        assets=assets, jobs=jobs, schedules=schedules, sensors=sensors, resources=resources, executor=dg.in_process_executor
+    )
 
 
 def _error_assets(errors: list[ConfigError]) -> list[dg.AssetsDefinition]:

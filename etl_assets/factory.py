@@ -17,6 +17,7 @@ from .assets.sources import build_source_asset
 from .assets.targets import build_target_asset
 from .assets.transforms import build_transform_asset
 from .config import LoadedPipeline
+from .config.models import PipelineConfig
 from .config.models import HttpConnection, SftpConnection, SqlConnection
 from .partitions import partitions_def
 from .sla import run_tags as sla_run_tags
@@ -48,6 +49,7 @@ def build_pipeline(loaded: LoadedPipeline) -> PipelineDefinitions:
         description=cfg.description,
         tags={"pipeline": cfg.pipeline, **redacted_tags(loaded), **sla_run_tags(cfg)},
         partitions_def=partitions_def(cfg),
+        executor_def=executor_def(cfg),
     )
     out.jobs.append(job)
     if cfg.schedule is not None:
@@ -65,6 +67,14 @@ def build_pipeline(loaded: LoadedPipeline) -> PipelineDefinitions:
         elif isinstance(conn, HttpConnection):
             out.resources[connection_resource_key(cfg.pipeline, name)] = HttpResource.from_raw(loaded.raw["connections"][name])
     return out
+
+
+def executor_def(cfg: PipelineConfig) -> dg.ExecutorDefinition:
+    """The job's executor: in-process unless the config asks for a process per step."""
+    if cfg.executor.type == "multiprocess":
+        config = {"max_concurrent": cfg.executor.max_concurrent} if cfg.executor.max_concurrent else {}
+        return dg.multiprocess_executor.configured(config) if config else dg.multiprocess_executor
+    return dg.in_process_executor
 
 
 def _template(loaded: LoadedPipeline, path: tuple[Any, ...]) -> str:

@@ -79,12 +79,11 @@ class ConfigHistory:
             try:
                 with self.engine.begin() as conn:
                     latest = conn.execute(sa.select(sa.func.max(history.c.version)).where(history.c.pipeline == pipeline)).scalar()
-                    row = dict(pipeline=pipeline, version=(latest or 0) + 1, sha256=digest, content=content, file_name=file_name,
-                               source=source, created_at=time.time(), created_by=who)
-                    conn.execute(history.insert().values(**row))
+                    version = Version(pipeline, (latest or 0) + 1, digest, content, file_name, source, time.time(), who)
+                    conn.execute(history.insert().values(**vars(version)))
             except IntegrityError:
                 continue
-            return Version(**row), True
+            return version, True
         raise RuntimeError(f"could not record a config version of {pipeline}")
 
     def record_directory(self, directory: Path, who: str) -> list[tuple[Version, bool]]:

@@ -99,7 +99,7 @@ class DagsterMetrics(Collector):
         yield self._in_progress()
         durations = HistogramMetricFamily("etl_run_duration_seconds", "Run durations (start to end) of finished runs", labels=["pipeline", "status"])
         for labels, hist in sorted(self.durations.items()):
-            cumulative = [(str(b) if b != float("inf") else "+Inf", c) for b, c in zip(BUCKETS, hist.counts)]
+            cumulative = [(str(b) if b != float("inf") else "+Inf", c) for b, c in zip(BUCKETS, hist.counts, strict=True)]
             durations.add_metric(list(labels), cumulative, hist.total)
         yield durations
         yield _counter("etl_asset_results", "Asset results of finished runs (materialized, failed, skipped)", ["pipeline", "asset", "status"], self.assets)

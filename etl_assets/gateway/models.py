@@ -47,7 +47,7 @@ class RunInfo(BaseModel):
     ended_at: float | None = None
     duration_seconds: float | None = None
     partition: str | None = None
-    assets: list[str] | None = Field(None, description="selected assets; null for the whole pipeline")
+    assets: list[str] | None = Field(default=None, description="selected assets; null for the whole pipeline")
     launched_by: str | None = None
 
 
@@ -87,7 +87,7 @@ class LogEntry(BaseModel):
 class LogPage(BaseModel):
     run_id: str
     entries: list[LogEntry]
-    cursor: str | None = Field(None, description="pass as ?cursor= for the next page")
+    cursor: str | None = Field(default=None, description="pass as ?cursor= for the next page")
     has_more: bool
 
 
@@ -133,8 +133,8 @@ class PipelineDetail(BaseModel):
 
 
 class LaunchRequest(BaseModel):
-    assets: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=1000, description="asset names (or <pipeline>/<name>); default: the whole pipeline")
-    partition: str | None = Field(None, max_length=200, pattern=r"^[^\x00-\x1f]+$", description="partition key, for partitioned pipelines")
+    assets: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=1000, description="asset names (or <pipeline>/<name>); default: the whole pipeline")
+    partition: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f]+$", description="partition key, for partitioned pipelines")
 
 
 class Preview(BaseModel):
@@ -146,7 +146,7 @@ class Preview(BaseModel):
 
 class ConfigUpload(BaseModel):
     content: str = Field(max_length=1_000_000, description="the pipeline YAML, as it should be written")
-    file_name: str | None = Field(None, max_length=200, description="e.g. flights.yaml; default: the file that already holds the pipeline, else <pipeline>.yaml")
+    file_name: str | None = Field(default=None, max_length=200, description="e.g. flights.yaml; default: the file that already holds the pipeline, else <pipeline>.yaml")
 
 
 class ConfigVersion(BaseModel):

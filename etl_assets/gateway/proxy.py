@@ -106,7 +106,7 @@ async def proxy_websocket(websocket: WebSocket, principal: Principal, upstream: 
     url = upstream.ws_url + websocket.url.path + (f"?{websocket.url.query}" if websocket.url.query else "")
     try:
         upstream_ws = await connect(url, subprotocols=subprotocols or None, max_size=None, open_timeout=10)  # type: ignore[arg-type]
-    except (OSError, InvalidHandshake, asyncio.TimeoutError):
+    except (OSError, InvalidHandshake, TimeoutError):
         await websocket.close(code=1011)
         return
     async with upstream_ws:

@@ -52,7 +52,7 @@ async def config_history(pipeline: PipelineName, gateway: Gateway = Depends(get_
     versions = await run_in_threadpool(gateway.history.versions, pipeline)
     if not versions:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recorded config of pipeline {pipeline!r}")
-    pipelines, _ = await run_in_threadpool(load_all, gateway.settings.configs_dir)
+    pipelines, _errors = await run_in_threadpool(load_all, gateway.settings.configs_dir)
     loaded = next((p for p in pipelines if p.config.pipeline == pipeline), None)
     current = sha256(loaded.file.read_text(encoding="utf-8-sig")) if loaded else None
     return ConfigHistoryList(pipeline=pipeline, versions=[ConfigVersion(**vars(v), current=v.sha256 == current) for v in versions])

@@ -9,14 +9,14 @@ from starlette.concurrency import run_in_threadpool
 from ..config import load_all
 from .auth import Principal, admin_user, current_user
 from .dagster_api import JobRef
-from .models import AssetInfo, AssetName, PipelineName, LaunchRequest, PipelineDetail, PipelineList, PipelineSummary, Preview, RunInfo, ScheduleInfo, SensorInfo
+from .models import AssetInfo, AssetName, LaunchRequest, PipelineDetail, PipelineList, PipelineName, PipelineSummary, Preview, RunInfo, ScheduleInfo, SensorInfo
 from .preview import PreviewUnavailable, preview
 from .runs import LAUNCHED_BY_TAG, PARTITION_TAG, last_run, run_info
 from .state import Gateway, get_gateway
 
 router = APIRouter(prefix="/api/v1", tags=["pipelines"], responses={401: {"description": "not logged in"}})
-ADMIN = {403: {"description": "needs role admin"}}
-NOT_FOUND = {404: {"description": "no such pipeline"}}
+ADMIN: dict[int | str, dict[str, Any]] = {403: {"description": "needs role admin"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such pipeline"}}
 
 
 async def _job(gateway: Gateway, name: str) -> JobRef:
@@ -30,7 +30,7 @@ async def _job(gateway: Gateway, name: str) -> JobRef:
 async def list_pipelines(gateway: Gateway = Depends(get_gateway), _: Principal = Depends(current_user)) -> PipelineList:
     """Every pipeline that loaded, and the errors of config files that did not."""
     jobs, location_errors = await gateway.dagster.jobs()
-    _, config_errors = await run_in_threadpool(load_all, gateway.settings.configs_dir)
+    _pipelines, config_errors = await run_in_threadpool(load_all, gateway.settings.configs_dir)
     return PipelineList(pipelines=[PipelineSummary(name=j.name, description=j.description) for j in jobs], errors=location_errors + [str(e) for e in config_errors])
 
 
@@ -87,8 +87,8 @@ async def launch_run(
     if request.partition is not None:
         keys = await gateway.dagster.partition_keys(job)
         if request.partition not in keys:
-            known = f"partitions {keys[0]} to {keys[-1]}" if keys else "it is not partitioned"
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{request.partition!r} is not a partition of pipeline {name} ({known})")
+            span = f"partitions {keys[0]} to {keys[-1]}" if keys else "it is not partitioned"
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"{request.partition!r} is not a partition of pipeline {name} ({span})")
     tags = {LAUNCHED_BY_TAG: principal.name, **({PARTITION_TAG: request.partition} if request.partition else {})}
     run_id = await gateway.dagster.launch(job, selection, tags)
     record = await run_in_threadpool(gateway.instance.get_run_record_by_id, run_id)
@@ -104,7 +104,7 @@ async def preview_asset(
     _: Principal = Depends(current_user),
 ) -> Preview:
     """The first rows of a target's table or file (or of a source's or transform's stored table)."""
-    pipelines, _ = await run_in_threadpool(load_all, gateway.settings.configs_dir)
+    pipelines, _errors = await run_in_threadpool(load_all, gateway.settings.configs_dir)
     loaded = next((p for p in pipelines if p.config.pipeline == name), None)
     if loaded is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no pipeline named {name!r}")

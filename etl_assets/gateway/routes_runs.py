@@ -1,6 +1,8 @@
 """/api/v1/runs: status with per-asset results, logs, cancel."""
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from starlette.concurrency import run_in_threadpool
@@ -11,7 +13,7 @@ from .runs import run_detail, run_info, run_logs
 from .state import Gateway, get_gateway
 
 router = APIRouter(prefix="/api/v1", tags=["runs"], responses={401: {"description": "not logged in"}})
-NOT_FOUND = {404: {"description": "no such run"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such run"}}
 
 
 async def _record(gateway: Gateway, run_id: str) -> dg.RunRecord:

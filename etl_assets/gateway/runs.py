@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Mapping
 
 import dagster as dg
 
@@ -68,13 +68,13 @@ def asset_results(instance: dg.DagsterInstance, run_id: str, finished: bool) -> 
             result = results.setdefault(event.asset_key.to_user_string(), AssetResult(asset=event.asset_key.to_user_string(), status="planned"))
             by_step.setdefault(step, []).append(result)
         elif event.event_type == _E.ASSET_MATERIALIZATION:
-            mat = event.event_specific_data.materialization
+            mat = event.step_materialization_data.materialization
             result = results.setdefault(mat.asset_key.to_user_string(), AssetResult(asset=mat.asset_key.to_user_string(), status="planned"))
             result.status = "materialized"
             for field, key in ROW_KEYS.items():
                 setattr(result, field, _int(mat.metadata.get(key)))
         elif event.event_type == _E.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
+            evaluation = event.asset_check_evaluation_data
             result = results.setdefault(evaluation.asset_key.to_user_string(), AssetResult(asset=evaluation.asset_key.to_user_string(), status="planned"))
             result.checks.append(CheckResult(name=evaluation.check_name, passed=evaluation.passed, severity=evaluation.severity.value, metadata=_scalars(evaluation.metadata)))
         elif event.event_type == _E.STEP_START:
@@ -104,7 +104,7 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _scalars(metadata: dict[str, Any]) -> dict[str, Any]:
+def _scalars(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Metadata values that are plain numbers, text or booleans."""
     out = {}
     for key, value in metadata.items():
@@ -116,7 +116,7 @@ def _scalars(metadata: dict[str, Any]) -> dict[str, Any]:
 
 def _error_text(event: dg.DagsterEvent) -> str | None:
     """The innermost error message of a step failure, first line."""
-    error = getattr(event.event_specific_data, "error", None)
+    error = event.step_failure_data.error
     while error is not None and error.cause is not None:
         error = error.cause
     return error.message.strip().splitlines()[0] if error is not None and error.message.strip() else None

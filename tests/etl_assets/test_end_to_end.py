@@ -163,7 +163,10 @@ def _env(project: Path, **extra: str) -> dict[str, str]:
 def test_dagster_job_execute_with_the_projects_postgres_storage(
     project: Path, flights_data_dir: Path, pg_url: str, pg_server: str
 ) -> None:
-    """`dagster job execute` with the project's dagster.yaml leaves its run in Postgres storage."""
+    """`dagster job execute` with the project's dagster.yaml leaves its run in Postgres storage;
+    the multiprocess executor (a process per step) reads what other processes stored."""
+    cfg = project / "configs" / "weather.yaml"
+    cfg.write_text(cfg.read_text() + "executor: {type: multiprocess, max_concurrent: 2}\n")
     home = project / "pg_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -179,6 +182,7 @@ def test_dagster_job_execute_with_the_projects_postgres_storage(
     with psycopg.connect(storage_url) as conn:
         runs = conn.execute("SELECT pipeline_name, status FROM runs").fetchall()
     assert runs == [("weather", "SUCCESS")]
+    assert "Launching subprocess for" in proc.stdout + proc.stderr  # really one process per step
 
 
 def test_dagster_asset_materialize_one_asset(project: Path, flights_data_dir: Path, sqlite_url: str) -> None:

@@ -106,3 +106,14 @@ class AlertsConfig(Model):
 class SlaConfig(Model):
     max_runtime_minutes: float | None = Field(default=None, gt=0)
     freshness_minutes: float | None = Field(default=None, gt=0)
+
+
+class ExecutorConfig(Model):
+    """How the pipeline's job runs its steps (an addition to the contract).
+
+    `in_process` (default): one process runs the steps one after another — no per-step start-up
+    cost. `multiprocess`: a process per step, up to `max_concurrent` at once (Dagster's default).
+    """
+
+    type: Literal["in_process", "multiprocess"] = "in_process"
+    max_concurrent: int | None = Field(default=None, ge=1)

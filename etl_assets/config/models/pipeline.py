@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import Field
 
 from .assets import Source, SqlTarget, Target, Transform
-from .automation import AlertsConfig, PartitionsConfig, QuarantineConfig, ScheduleConfig, SlaConfig
+from .automation import AlertsConfig, ExecutorConfig, PartitionsConfig, QuarantineConfig, ScheduleConfig, SlaConfig
 from .common import Model, Name, RetryConfig
 from .connections import Connection
 from .steps import JoinStep, UnionStep
@@ -27,6 +27,7 @@ class PipelineConfig(Model):
     quarantine: QuarantineConfig | None = None
     alerts: AlertsConfig | None = None
     sla: SlaConfig | None = None
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
 
     def asset_names(self) -> list[str]:
         return [a.name for a in (*self.sources, *self.transforms, *self.targets)]
