@@ -30,9 +30,9 @@ def mutation_fields(query: str) -> set[str]:
     return fields
 
 
-def request_queries(query_params: dict[str, str], content_type: str, body: bytes) -> list[str]:
-    """Every GraphQL document an HTTP request to /graphql carries (query string and body)."""
-    queries = [query_params["query"]] if "query" in query_params else []
+def request_queries(query_values: list[str], content_type: str, body: bytes) -> list[str]:
+    """Every GraphQL document an HTTP request to /graphql carries (`?query=` values and body)."""
+    queries = list(query_values)
     if not body:
         return queries
     if "application/graphql" in content_type:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Request
@@ -12,6 +13,7 @@ from .auth import COOKIE_NAME, LoginRefused, Principal, client_ip, current_user
 from .models import Me, TokenRequest, TokenResponse
 
 router = APIRouter()
+LOCAL_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\\\x7f]*")
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
@@ -41,10 +43,8 @@ button{{margin-top:1.2rem;width:100%;padding:.6rem;font-size:1rem;background:#4f
 
 
 def safe_next(target: str | None) -> str:
-    """A local path to go to after login (never another site)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    return target
+    """A local path to go to after login (never another site: no `//host`, backslashes or control characters)."""
+    return target if target and LOCAL_PATH.fullmatch(target) else "/"
 
 
 def login_page(next_path: str, message: str = "", status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:

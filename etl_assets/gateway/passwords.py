@@ -20,12 +20,12 @@ def hash_password(password: str) -> str:
 
 def is_password_hash(value: str) -> bool:
     """True for an argon2 (`$argon2id$...`) or bcrypt (`$2b$...`) hash."""
-    return value.startswith(("$argon2id$", "$argon2i$", "$argon2d$")) or bool(_BCRYPT.match(value))
+    return value.startswith(("$argon2id$", "$argon2i$", "$argon2d$")) or bool(_BCRYPT.fullmatch(value))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether the password matches the hash (bcrypt compares the first 72 bytes, as bcrypt tools do)."""
-    if _BCRYPT.match(password_hash):
+    if _BCRYPT.fullmatch(password_hash):
         return bcrypt.checkpw(password.encode()[:72], password_hash.encode())
     try:
         return _hasher.verify(password_hash, password)

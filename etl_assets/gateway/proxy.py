@@ -44,14 +44,14 @@ class Upstream:
         return "ws" + self.url[len("http"):]
 
 
-def viewer_refusal(method: str, path: str, query_params: dict[str, str], content_type: str, body: bytes) -> str | None:
+def viewer_refusal(method: str, path: str, query_values: list[str], content_type: str, body: bytes) -> str | None:
     """Why a viewer may not send this request, or None when it only reads."""
     if method not in READ_METHODS and not (method == "POST" and path == "/graphql"):
         return f"viewers may only read: {method} {path} is refused"
     if path != "/graphql":
         return None
     try:
-        if any(mutation_fields(q) for q in request_queries(query_params, content_type, body)):
+        if any(mutation_fields(q) for q in request_queries(query_values, content_type, body)):
             return "viewers may not run GraphQL mutations (launch, terminate, reload, ...)"
     except Unreadable:
         return "unreadable GraphQL document"
@@ -63,9 +63,9 @@ async def proxy_http(request: Request, principal: Principal, upstream: Upstream,
     body = await request.body()
     path = request.url.path
     content_type = request.headers.get("content-type", "")
-    query_params = dict(request.query_params)
+    query_values = request.query_params.getlist("query")
     if not principal.is_admin:
-        refusal = viewer_refusal(request.method, path, query_params, content_type, body)
+        refusal = viewer_refusal(request.method, path, query_values, content_type, body)
         if refusal:
             return JSONResponse({"detail": refusal}, status_code=403)
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in DROP_REQUEST]
@@ -74,16 +74,16 @@ async def proxy_http(request: Request, principal: Principal, upstream: Upstream,
         response = await upstream.client.send(outgoing, stream=True)
     except httpx.HTTPError as exc:
         return JSONResponse({"detail": f"Dagster webserver unreachable: {type(exc).__name__}"}, status_code=502)
-    reloads = principal.is_admin and path == "/graphql" and request.method == "POST" and _reloads(query_params, content_type, body)
+    reloads = principal.is_admin and path == "/graphql" and request.method == "POST" and _reloads(query_values, content_type, body)
     task = BackgroundTask(_finish, response, after_reload if reloads and response.status_code == 200 else None)
     out = StreamingResponse(response.aiter_raw(), status_code=response.status_code, background=task)
     out.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
     return out
 
 
-def _reloads(query_params: dict[str, str], content_type: str, body: bytes) -> bool:
+def _reloads(query_values: list[str], content_type: str, body: bytes) -> bool:
     try:
-        return any(mutation_fields(q) & RELOAD_MUTATIONS for q in request_queries(query_params, content_type, body))
+        return any(mutation_fields(q) & RELOAD_MUTATIONS for q in request_queries(query_values, content_type, body))
     except Unreadable:
         return False
 

@@ -61,13 +61,13 @@ def write_config(directory: Path, content: str, file_name: str | None) -> Writte
 def _file_name(content: str, file_name: str | None, declared: dict[str, Path]) -> str:
     """The requested name, else the file that holds this pipeline now, else `<pipeline>.yaml`."""
     if file_name is not None:
-        if not FILE_NAME.match(file_name):
+        if not FILE_NAME.fullmatch(file_name):
             raise UploadRejected(422, "invalid file name", [f"{file_name}:1:1: file_name: expected a plain name like flights.yaml (letters, digits, _ and -)"])
         return file_name
     name = _declared_pipeline(content)
     if name in declared:
         return declared[name].name
-    return f"{name}.yaml" if name and PIPELINE_NAME.match(name) else "upload.yaml"
+    return f"{name}.yaml" if name and PIPELINE_NAME.fullmatch(name) else "upload.yaml"
 
 
 def _conflict(name: str, final: Path, declared: dict[str, Path]) -> str | None:

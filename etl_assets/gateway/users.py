@@ -33,7 +33,7 @@ class User:
 
 def check_user(name: str, role: str, password_hash: str, where: str) -> User:
     """A User, or UsersError naming `where` (file or variable) and what is wrong."""
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise UsersError(f"{where}: user name {name!r} must match {NAME.pattern}")
     if role not in ROLES:
         raise UsersError(f"{where}: user {name}: role {role!r} is not one of {', '.join(ROLES)}")

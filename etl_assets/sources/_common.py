@@ -18,8 +18,9 @@ import pyarrow.ipc as ipc
 
 from .errors import SourceError
 
-SPOOL_MEMORY_BYTES = int(os.environ.get("ETL_SOURCE_SPOOL_BYTES", str(256 << 20)))
-"""Data a reader holds in memory while it checks a whole file; beyond this it spills to a temp file."""
+SPOOL_MEMORY_BYTES = int(os.environ.get("ETL_SOURCE_SPOOL_BYTES", str(16 << 20)))
+"""Data a reader holds in memory while it checks a whole file; beyond this it spills to a temp file
+(uncompressed Arrow IPC, read back batch by batch), so a big file costs disk, not memory."""
 
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".xz": "xz", ".zip": "zip"}
 _ARROW_CODECS = {"gzip", "bz2", "zstd"}
@@ -269,9 +270,11 @@ class Spool:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        reader = ipc.open_file(pa.memory_map(self._path))
-        for i in range(reader.num_record_batches):
-            yield reader.get_batch(i)
+        # Read (not memory-map) the batches: mapped pages would stay resident, growing RSS with the file.
+        with pa.OSFile(self._path) as source:
+            reader = ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i)
 
     def close(self) -> None:
         """Drop the data (batches already handed out stay valid)."""

@@ -32,8 +32,9 @@ from ._common import (
 )
 from .errors import SourceError
 
-BLOCK_SIZE = 32 << 20
-"""Bytes pyarrow parses per block (in parallel)."""
+BLOCK_SIZE = 2 << 20
+"""Bytes pyarrow parses per block (in parallel). Small blocks keep the reader's read-ahead (several
+blocks in flight) and so peak memory low, at no cost in speed (docs/benchmarks.md)."""
 
 CONTRACT_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),

@@ -28,6 +28,8 @@ from etl_assets.targets.sql.common import TableName, arrow_category
 from etl_assets.targets.sql.dialect import Dialect, StageColumn
 
 SEQ = "_etl_seq"
+ENCODE_ROWS = 16384
+"""Rows encoded and sent to COPY at a time."""
 
 
 class Postgres(Dialect):
@@ -190,7 +192,9 @@ class Postgres(Dialect):
         with self.conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(encoder.write_header())
             for batch in batches:
-                copy.write(encoder.write_batch(batch))
+                # encode in slices: the encoded bytes of a whole chunk would double its memory
+                for start in range(0, batch.num_rows, ENCODE_ROWS):
+                    copy.write(encoder.write_batch(batch.slice(start, ENCODE_ROWS)))
             copy.write(encoder.finish())
 
     def _copy_csv(self, target: str, batches: Iterable[pa.RecordBatch]) -> None:

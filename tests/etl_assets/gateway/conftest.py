@@ -23,6 +23,23 @@ from etl_assets.gateway.users import User, save_user
 from tests.etl_assets.gateway.served import DAILY, ORDERS, PASSWORDS, PIPELINE, ROLES, FinishedRun, Served
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep `xdist_group` tests on one worker under `--dist loadgroup` with pytest >= 9.2.
+
+    pytest-xdist marks a group by rewriting `item._nodeid`, which pytest 9.2's structured node ids
+    no longer read (pytest-dev/pytest-xdist#1386), so the gateway tests would start one `etl serve`
+    per worker. This gives their ids the `@<group>` suffix the scheduler looks for; it does nothing
+    where xdist already did (older pytest, or a fixed xdist).
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        marker = item.get_closest_marker("xdist_group")
+        node_id = getattr(item, "_id", None)
+        if marker and marker.args and node_id is not None and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = type(node_id).parse(f"{item.nodeid}@{marker.args[0]}")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

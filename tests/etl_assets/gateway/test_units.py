@@ -12,6 +12,7 @@ import pytest
 from etl_assets.cli import main as etl
 from etl_assets.gateway.graphql_guard import Unreadable, mutation_fields
 from etl_assets.gateway.history import ConfigHistory
+from etl_assets.gateway.login import safe_next
 from etl_assets.gateway.passwords import hash_password, is_password_hash, verify_password
 from etl_assets.gateway.proxy import viewer_refusal
 from etl_assets.gateway.ratelimit import LoginGuard
@@ -114,12 +115,14 @@ def test_mutation_fields(query: str, fields: set[str]) -> None:
 def test_unreadable_graphql_and_viewer_requests() -> None:
     with pytest.raises(Unreadable):
         mutation_fields("mutation {")
-    assert viewer_refusal("GET", "/runs", {}, "", b"") is None
-    assert viewer_refusal("POST", "/graphql", {}, "application/json", b'{"query": "query { version }"}') is None
-    assert viewer_refusal("PUT", "/graphql", {}, "", b"")
-    assert viewer_refusal("POST", "/graphql", {}, "application/json", b'{"query": "mutation { reloadWorkspace { __typename } }"}')
-    assert viewer_refusal("POST", "/graphql", {"query": "mutation { reloadWorkspace { __typename } }"}, "text/plain", b"")
-    assert viewer_refusal("POST", "/report_asset_check/x", {}, "", b"")
+    reload = "mutation { reloadWorkspace { __typename } }"
+    assert viewer_refusal("GET", "/runs", [], "", b"") is None
+    assert viewer_refusal("POST", "/graphql", [], "application/json", b'{"query": "query { version }"}') is None
+    assert viewer_refusal("PUT", "/graphql", [], "", b"")
+    assert viewer_refusal("POST", "/graphql", [], "application/json; charset=utf-8", f'{{"query": "{reload}"}}'.encode())
+    assert viewer_refusal("HEAD", "/graphql", ["query { version }", reload], "text/plain", b"")
+    assert viewer_refusal("POST", "/graphql/", [], "application/json", b'{"query": "query { version }"}')
+    assert viewer_refusal("POST", "/report_asset_check/x", [], "", b"")
 
 
 def test_history_keeps_each_distinct_text_once(tmp_path: Path) -> None:
@@ -147,8 +150,9 @@ def test_write_config_validates_before_writing(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(UploadRejected) as conflict:
         write_config(configs, PIPELINE, "copy.yaml")
     assert conflict.value.status == 409 and sorted(os.listdir(configs)) == ["shop.yaml"]
-    with pytest.raises(UploadRejected, match="invalid file name"):
-        write_config(configs, PIPELINE, "../escape.yaml")
+    for bad_name in ("../escape.yaml", "shop.yaml\n", ".hidden.yaml"):
+        with pytest.raises(UploadRejected, match="invalid file name"):
+            write_config(configs, PIPELINE, bad_name)
 
 
 def test_cli_user_add_and_serve_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -168,3 +172,9 @@ def test_cli_user_add_and_serve_refusals(tmp_path: Path, monkeypatch: pytest.Mon
     assert etl(["serve"]) == 2 and "no users" in capsys.readouterr().err
     monkeypatch.setenv("ETL_USERS_FILE", str(tmp_path / "users.yaml"))
     assert etl(["user", "remove", "amy"]) == 0 and read_users_file(tmp_path / "users.yaml") == {}
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "/\t/evil.example", "/runs\n", "https://evil.example", ""])
+def test_login_never_sends_the_browser_elsewhere(target: str) -> None:
+    assert safe_next(target) == "/"
+    assert safe_next("/runs/abc?view=all") == "/runs/abc?view=all"
