@@ -125,6 +125,9 @@ def _decimal_type(values: list[Any], scale: int | None) -> pa.DataType | None:
 def _plain(values: list[Any]) -> list[Any]:
     """Values Arrow cannot hold as they are: JSON documents and arrays as JSON text, UUIDs and others as text."""
     sample = next((v for v in values if v is not None), None)
+    if isinstance(sample, dt.datetime) and sample.tzinfo is not None:
+        # Convert to UTC here: Arrow's own conversion of zoneinfo values depends on its tz database.
+        return [None if v is None else v.astimezone(dt.timezone.utc) for v in values]
     if sample is None or isinstance(sample, _NATIVE):
         return values
     if isinstance(sample, (dict, list, tuple)):
