@@ -200,3 +200,32 @@ def test_dagster_asset_materialize_one_asset(project: Path, flights_data_dir: Pa
     proc = run("weather/monthly,weather/monthly_table")  # reads the stored upstream table
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_matches(sqlite_url, flights_data_dir)
+
+
+def test_materializations_record_row_count_schema_preview_and_load_counts(
+    project: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    monkeypatch.setenv("WH_URL", sqlite_url)
+    assert etl_main(["run", "weather"]) == 0
+    with dg.DagsterInstance.get() as instance:
+        def meta(name: str) -> dict:
+            event = instance.get_latest_materialization_event(dg.AssetKey(["weather", name]))
+            assert event is not None and event.asset_materialization is not None
+            return dict(event.asset_materialization.metadata)
+
+        hourly = meta("hourly")
+        assert hourly["dagster/row_count"].value == len(read(sqlite_url, "weather_hourly"))
+        schema = hourly["dagster/column_schema"].value
+        assert [c.name for c in schema.columns] == ["origin", "airport", "year", "month", "day", "hour", "temp_c", "humid", "wind_speed", "time_hour"]
+        assert hourly["preview"].value.startswith("| origin ")
+        target = meta("monthly_table")
+        groups = len(read(sqlite_url, "weather monthly"))
+        assert target["table"].value == '"weather monthly"'
+        assert (target["rows_inserted"].value, target["rows_updated"].value, target["rows_unchanged"].value) == (groups, 0, 0)
+    assert etl_main(["run", "weather"]) == 0
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["weather", "monthly_table"]))
+        again = dict(event.asset_materialization.metadata)
+        assert (again["rows_inserted"].value, again["rows_updated"].value) == (0, groups)

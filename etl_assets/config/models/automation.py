@@ -28,12 +28,12 @@ def _moment(value: str | None) -> str | None:
     return value
 
 
-class ScheduleConfig(Model):
-    cron: str
+class _TimeWindow(Model):
+    """A time zone and an optional start/end moment (validated)."""
+
     timezone: str = "UTC"
     start: str | None = None
     end: str | None = None
-    default_status: Literal["running", "stopped"] = "stopped"
 
     @field_validator("timezone")
     @classmethod
@@ -44,6 +44,12 @@ class ScheduleConfig(Model):
     @classmethod
     def _moments(cls, value: str | None) -> str | None:
         return _moment(value)
+
+
+class ScheduleConfig(_TimeWindow):
+    cron: str
+    default_status: Literal["running", "stopped"] = "stopped"
+
 
     @field_validator("cron")
     @classmethod
@@ -55,22 +61,11 @@ class ScheduleConfig(Model):
         return value
 
 
-class PartitionsConfig(Model):
+class PartitionsConfig(_TimeWindow):
     type: Literal["hourly", "daily", "weekly", "monthly"]
     start: str
-    end: str | None = None
-    timezone: str = "UTC"
     column: str
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        return _valid_timezone(value)
-
-    @field_validator("start", "end")
-    @classmethod
-    def _moments(cls, value: str | None) -> str | None:
-        return _moment(value)
 
 
 class QuarantineConfig(Model):
