@@ -56,17 +56,30 @@ def cmd_run(pipeline: str, select: Sequence[str], partition: str | None) -> int:
     """Run a pipeline (or some of its assets) in this process and print a summary per asset."""
     from .run import run_pipeline
 
-    _default_dagster_home()
+    ensure_local_dagster_home()
     return run_pipeline(pipeline, select, partition)
 
 
-def _default_dagster_home() -> None:
-    """Without DAGSTER_HOME, keep Dagster's storage (SQLite) in ./.dagster_home."""
+LOCAL_INSTANCE_YAML = """\
+# Local Dagster instance (written by etl / scripts/dev): SQLite storage in this folder.
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 30
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_local_dagster_home() -> Path:
+    """Without DAGSTER_HOME, keep Dagster's storage (SQLite) in ./.dagster_home; returns DAGSTER_HOME."""
     if not os.environ.get("DAGSTER_HOME"):
         home = Path(".dagster_home").absolute()
         home.mkdir(exist_ok=True)
-        (home / "dagster.yaml").touch()
+        config = home / "dagster.yaml"
+        if not config.exists() or not config.read_text().strip():
+            config.write_text(LOCAL_INSTANCE_YAML)
         os.environ["DAGSTER_HOME"] = str(home)
+    return Path(os.environ["DAGSTER_HOME"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -118,14 +118,14 @@ def _serve(args: argparse.Namespace, settings: GatewaySettings) -> int:
     import dagster as dg
     import uvicorn
 
-    from ..cli import _default_dagster_home
+    from ..cli import ensure_local_dagster_home
     from .app import create_app
     from .state import Gateway
     from .supervisor import DagsterProcesses, StartupError
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("etl_assets").setLevel(logging.INFO)
-    _default_dagster_home()
+    ensure_local_dagster_home()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with DagsterProcesses(daemon=not args.no_daemon) as procs, dg.DagsterInstance.get() as instance:
