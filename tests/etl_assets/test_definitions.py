@@ -95,3 +95,9 @@ def test_a_broken_config_does_not_take_the_others_down(configs: Path) -> None:
     assert "etl_config_errors/broken" in keys
     spec = defs.get_repository_def().asset_graph.get(dg.AssetKey(["etl_config_errors", "broken"]))
     assert "broken.yaml:4:1: invalid YAML" in (spec.description or "")
+
+
+def test_demo_checks_show_as_asset_checks_on_their_asset(configs: Path) -> None:
+    graph_ = load_definitions(configs).get_repository_def().asset_graph
+    checks = sorted((k.asset_key.to_user_string(), k.name) for k in graph_.asset_check_keys)
+    assert checks == [("penguins/measured_penguins", "columns"), ("penguins/measured_penguins", "row_count")]
