@@ -314,4 +314,3 @@ def row_hash(columns: list[tuple[str, pa.Array, str]]) -> pa.FixedSizeBinaryArra
         lanes.append(_mix(total ^ _LANE_SEEDS[lane]))
     raw = np.stack(lanes, axis=1).astype(">u8").tobytes()
     return pa.FixedSizeBinaryArray.from_buffers(HASH_TYPE, rows, [None, pa.py_buffer(raw)])
-
