@@ -207,6 +207,8 @@ def is_transient(exc: BaseException) -> bool:
         return False
     if isinstance(exc, (SizeMismatch, socket.timeout, TimeoutError, EOFError, ConnectionError, paramiko.SSHException)):
         return True
+    if isinstance(exc, OSError) and exc.errno is None and str(exc) == "Socket is closed":
+        return True  # paramiko's word for a transport the server dropped
     return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
 
 

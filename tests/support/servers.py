@@ -160,6 +160,7 @@ class SshServer:
         """Kill the listener and every open connection (as a crashed or stopped server would)."""
         if self.process is None:
             return
+        # Find the connections first: once the listener dies they are re-parented and lost.
         for pid in [*_descendants(self.process.pid), self.process.pid]:
             try:
                 os.kill(pid, signal.SIGKILL)
