@@ -70,11 +70,14 @@ class Dialect(ABC):
     def begin(self) -> None:
         """Start the load's transaction (drivers open one implicitly unless told otherwise)."""
 
-    @abstractmethod
-    def commit(self) -> None: ...
+    conn: Any
+    """The open DB-API connection."""
 
-    @abstractmethod
-    def rollback(self) -> None: ...
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
 
     # ------------------------------------------------------------------ identifiers
 

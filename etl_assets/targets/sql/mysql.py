@@ -80,12 +80,6 @@ class MySQL(RowDialect):
         with self.conn.cursor() as cur:
             cur.executemany(sql, list(rows))
 
-    def commit(self) -> None:
-        self.conn.commit()
-
-    def rollback(self) -> None:
-        self.conn.rollback()
-
     @classmethod
     def quote_name(cls, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"

@@ -78,12 +78,6 @@ class Postgres(Dialect):
             cur.execute(sql, params)
             return cur.fetchall()
 
-    def commit(self) -> None:
-        self.conn.commit()
-
-    def rollback(self) -> None:
-        self.conn.rollback()
-
     @classmethod
     def quote_name(cls, name: str) -> str:
         from psycopg import sql
