@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -76,15 +77,31 @@ def _node_is_row_wise(node: ast.AST) -> bool:
 
 
 def evaluate(frame: pd.DataFrame, expr: str) -> Any:
-    """`frame.eval(expr)`, with an unknown name reported as an unknown column."""
+    """`frame.eval(expr)`, with an unknown name reported as an unknown column.
+
+    Decimal columns (SQL NUMERIC) are seen as floats, as `pandas.read_sql` (coerce_float) gives
+    them: pandas cannot do arithmetic on object columns in expressions. The frame keeps its decimals.
+    """
     try:
-        return frame.eval(expr, engine="python", local_dict={}, global_dict={})
+        return _with_decimals_as_floats(frame).eval(expr, engine="python", local_dict={}, global_dict={})
     except UndefinedVariableError as exc:
         m = _UNDEFINED.search(str(exc))
         name = m.group(1) if m else str(exc)
         raise StepProblem(
             f"unknown column {name!r} in expression {expr!r}; columns are: {column_list(frame.columns)}"
         ) from exc
+
+
+def _with_decimals_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    decimal_columns = [c for c in frame.columns if frame[c].dtype == object and _holds_decimals(frame[c])]
+    if not decimal_columns:
+        return frame
+    return frame.assign(**{c: pd.to_numeric(frame[c], errors="raise").astype("float64") for c in decimal_columns})
+
+
+def _holds_decimals(column: pd.Series) -> bool:
+    first = column.first_valid_index()
+    return first is not None and isinstance(column[first], Decimal)
 
 
 def row_mask(frame: pd.DataFrame, expr: str) -> np.ndarray:
