@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -83,17 +83,24 @@ def load_pipeline(path: Path, env: Mapping[str, str] | None = None) -> LoadedPip
     if loaded.data is not None and not isinstance(loaded.data, dict):
         errors.append(ConfigError(shown, 1, 1, "expected a mapping with pipeline, sources and targets"))
     if loaded.data is None or not isinstance(loaded.data, dict):
-        raise ConfigValidationError(errors)
+        raise _failure(errors, loaded)
     errors += [_at(loaded, shown, list(p), msg) for p, msg in reference_errors(loaded.data) if p not in loaded.unresolved]
     try:
         config = PipelineConfig.model_validate(loaded.data)
     except ValidationError as exc:
         located = (_locate(loaded, shown, err) for err in exc.errors())
-        raise ConfigValidationError(errors + [e for e in located if e is not None]) from None
+        raise _failure(errors + [e for e in located if e is not None], loaded) from None
     errors += [_at(loaded, shown, list(p), msg) for p, msg in unsupported_features(config)]
     if errors:
-        raise ConfigValidationError(errors)
+        raise _failure(errors, loaded)
     return LoadedPipeline(config=config, file=path.resolve(), secrets=frozenset(loaded.secrets), raw=_raw_with_placeholders(loaded))
+
+
+def _failure(errors: list[ConfigError], loaded: LoadedYaml) -> ConfigValidationError:
+    """The errors, with any value that came from the environment masked (messages quote values)."""
+    from ..redact import redact
+
+    return ConfigValidationError([replace(e, message=redact(e.message, loaded.secrets)) for e in errors])
 
 
 def _raw_with_placeholders(loaded: LoadedYaml) -> Any:

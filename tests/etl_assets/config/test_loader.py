@@ -158,3 +158,9 @@ def test_two_files_with_the_same_pipeline_name_is_an_error(tmp_path: Path) -> No
     pipelines, errors = load_all(tmp_path, {})
     assert [p.file.name for p in pipelines] == ["a.yaml"]
     assert "pipeline 'flights' is already defined in" in errors[0].message
+
+
+def test_error_messages_never_show_a_value_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("mode: append", "mode: ${LOAD_MODE}"))
+    errors = errors_of(path, {"LOAD_MODE": "upsert-s3cr3t"})
+    assert errors == [f"{path}:22:11: targets[0].mode: '***' is not one of append, replace, merge, dedupe"]
