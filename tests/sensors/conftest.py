@@ -46,3 +46,4 @@ def write_config(tmp_path: Path) -> Callable[..., LoadedPipeline]:
         return load_pipeline(path)
 
     return write
+

@@ -16,6 +16,7 @@ import pytest
 
 from etl_assets.config import LoadedPipeline
 from etl_assets.definitions import build_definitions
+from tests.support.sensor_loop import SensorLoop
 
 ROOT = Path(__file__).resolve().parents[2]
 SENSOR = "drops_incoming_sensor"
@@ -35,26 +36,10 @@ def test_sensor_loop_loads_each_dropped_file_once(write_config: Callable[..., Lo
     monkeypatch.setenv("ETL_DATA_DIR", str(tmp_path / "data"))
     loaded = write_config()
     defs = build_definitions([loaded], [])
-    sensor = defs.resolve_sensor_def(SENSOR)
-    job = defs.resolve_job_def("drops")
     drop, db = tmp_path / "drop", tmp_path / "warehouse.db"
-    cursor = None
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-
-        def loop() -> int:
-            """One sensor tick; launches its run requests as the daemon would (skipping used run keys)."""
-            nonlocal cursor
-            data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
-            cursor = data.cursor
-            started = 0
-            for request in data.run_requests or []:
-                if instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": request.run_key})):
-                    continue
-                tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": SENSOR}
-                result = job.execute_in_process(instance=instance, asset_selection=request.asset_selection, tags=tags)
-                assert result.success
-                started += 1
-            return started
+        sensor_loop = SensorLoop(defs, SENSOR, "drops", instance)
+        loop = sensor_loop.tick
 
         (drop / "a.csv").write_text("id,amount\n1,10\n2,-5\n")
         assert loop() == 1 and rows(db) == [(1, 10)]
@@ -64,7 +49,7 @@ def test_sensor_loop_loads_each_dropped_file_once(write_config: Callable[..., Lo
         assert loop() == 2 and rows(db) == [(1, 10), (3, 30), (4, 40)]  # each run read only its own file
         (drop / "b.csv").write_text("id,amount\n3,31\n")
         assert loop() == 1 and rows(db) == [(1, 10), (3, 30), (3, 31), (4, 40)]  # changed content: loaded again
-        cursor = None  # the cursor is lost: every file looks new, the run keys stop the duplicates
+        sensor_loop.cursor = None  # the cursor is lost: every file looks new, the run keys stop the duplicates
         assert loop() == 0 and rows(db) == [(1, 10), (3, 30), (3, 31), (4, 40)]
         runs = instance.get_runs()
         assert len(runs) == 4 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)

@@ -12,6 +12,7 @@ from sensors.cursor import WatchCursor
 from sensors.listing import ListingError
 from sensors.sftp import SftpLister
 from sensors.watch import plan_tick
+from tests.support.sensor_loop import SensorLoop
 from tests.support.servers import SshServer, sftp_dir, sshd  # noqa: F401 - fixtures
 
 
@@ -100,19 +101,8 @@ def test_sftp_sensor_runs_load_exactly_their_files(sshd: SshServer, sftp_dir: Pa
         CONFIG.format(host=sshd.host, port=sshd.port, user=sshd.user, key=sshd.client_key, known=sshd.known_hosts, db=db, folder=sftp_dir)
     )
     defs = build_definitions([load_pipeline(tmp_path / "remote.yaml")], [])
-    sensor = defs.resolve_sensor_def("remote_uploads_sensor")
-    job = defs.resolve_job_def("remote")
-    cursor = None
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-
-        def loop() -> int:
-            nonlocal cursor
-            data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
-            cursor = data.cursor
-            for request in data.run_requests or []:
-                assert job.execute_in_process(instance=instance, asset_selection=request.asset_selection, tags=request.tags).success
-            return len(data.run_requests or [])
-
+        loop = SensorLoop(defs, "remote_uploads_sensor", "remote", instance).tick
         put(sftp_dir, "a.csv", b"id,v\n1,a\n", 1_000)
         assert loop() == 1
         put(sftp_dir, "b.csv", b"id,v\n2,b\n", 1_100)
