@@ -82,11 +82,11 @@ def print_summary(summaries: list[AssetSummary]) -> None:
 
 def resolve_selection(pipeline: str, select: Sequence[str], job: dg.JobDefinition) -> list[dg.AssetKey]:
     """Asset names or `<pipeline>/<name>` -> keys of this pipeline's job."""
-    known = {k for k in job.asset_layer.executable_asset_keys} if hasattr(job.asset_layer, "executable_asset_keys") else set()
+    known = set(job.asset_layer.executable_asset_keys)
     keys = []
     for item in select:
         key = dg.AssetKey.from_user_string(item if "/" in item else f"{pipeline}/{item}")
-        if known and key not in known:
+        if key not in known:
             names = ", ".join(sorted(k.path[-1] for k in known))
             raise SystemExit(f"etl run: {item!r} is not an asset of pipeline {pipeline} (assets: {names})")
         keys.append(key)
@@ -114,7 +114,8 @@ def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None) ->
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
         records = instance.all_logs(result.run_id)
-    in_order = [k for k in job.asset_layer.asset_graph.toposorted_asset_keys if k in set(job.asset_layer.executable_asset_keys)]
+    executable = set(job.asset_layer.executable_asset_keys)
+    in_order = [k for k in job.asset_layer.asset_graph.toposorted_asset_keys if k in executable]
     selected = [k for k in in_order if not keys or k in keys]
     summaries = summarise(records, selected)
     print_summary(summaries)

@@ -229,3 +229,9 @@ def test_materializations_record_row_count_schema_preview_and_load_counts(
         event = instance.get_latest_materialization_event(dg.AssetKey(["weather", "monthly_table"]))
         again = dict(event.asset_materialization.metadata)
         assert (again["rows_inserted"].value, again["rows_updated"].value) == (0, groups)
+
+
+def test_etl_run_rejects_an_unknown_asset_name(project: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WH_URL", sqlite_url)
+    with pytest.raises(SystemExit, match="'nope' is not an asset of pipeline weather"):
+        etl_main(["run", "weather", "--select", "nope"])
