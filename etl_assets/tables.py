@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -42,11 +42,19 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
+class Observer(Protocol):
+    """Sees every chunk a TableWriter writes, as written (e.g. to gather column statistics)."""
+
+    def add(self, table: pa.Table) -> None: ...
+
+
 @dataclass(frozen=True)
 class StoredTable:
     """A table staged as one Parquet file, read in chunks."""
 
     path: Path
+    observers: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    """The Observers that saw the table being written, if any (e.g. a profile: saves a pass)."""
 
     @property
     def schema(self) -> pa.Schema:
@@ -87,15 +95,17 @@ class SchemaMismatch(ValueError):
 
 
 class TableWriter:
-    """Writes chunks to a temporary Parquet file and moves it into place on `commit`.
+    """Writes chunks to a temporary Parquet file and moves it into place on `commit`; every
+    written chunk is shown to the `observers` too.
 
     Chunks are held until every column has a non-null type (or 1M rows arrived); the unified
     schema of those chunks is then fixed and later chunks are cast to it (SchemaMismatch when a
     value does not fit). Readers and steps deliver chunks of one schema; this is the safety net.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *observers: Observer):
         self.path = path
+        self.observers = observers
         self._tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         self._chunks: list[pa.Table] = []
         self._writer: pq.ParquetWriter | None = None
@@ -133,6 +143,8 @@ class TableWriter:
             raise SchemaMismatch(f"a later chunk does not fit the types of the first ({exc}); cast the column explicitly") from exc
         if table.num_rows:
             self._writer.write_table(table)
+            for observer in self.observers:
+                observer.add(table)
 
     def commit(self) -> StoredTable:
         """Finish the file and atomically put it at `path`."""
@@ -141,7 +153,7 @@ class TableWriter:
         assert self._writer is not None
         self._writer.close()
         os.replace(self._tmp, self.path)
-        return StoredTable(self.path)
+        return StoredTable(self.path, self.observers)
 
     def abort(self) -> None:
         if self._writer is not None:

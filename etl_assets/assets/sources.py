@@ -12,16 +12,21 @@ from ..checks.asset import check_resource_keys, check_specs, run_checks
 from ..metadata import table_metadata
 from ..partitions import partition_window, render_placeholders
 from ..sources.api import read_api_source
+from ..sources.errors import Rescan
 from ..sources.files import expand_paths, read_files
 from ..sources.sftp import read_sftp_source
 from ..sources.sql import read_sql_source
-from .common import AssetContext, redacting, staged_writer
+from ..tables import StoredTable
+from . import preload
+from .common import AssetContext, asset_key, redacting, staged_writer
+from .targets import sql_loader
 
-SourceReader = Callable[[AssetContext, dg.AssetExecutionContext, dict[str, Any]], Iterator[pa.Table]]
-"""Yields the chunks of a source; may add metadata (where it read, files, bytes) to the dict."""
+SourceReader = Callable[..., Iterator[pa.Table]]
+"""(ctx, context, meta) -> the chunks of a source; may add metadata (where it read, files, bytes)
+to `meta`. The file reader also takes `stream` (see `read_files`)."""
 
 
-def read_file_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> Iterator[pa.Table]:
+def read_file_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any], stream: bool = False) -> Iterator[pa.Table]:
     src = ctx.config
     pattern = render_placeholders(src.path, partition_window(ctx.loaded.config, context))
     names = triggered_files(context.run.tags, src.name)
@@ -29,7 +34,7 @@ def read_file_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta:
     meta["files"] = dg.MetadataValue.json([ctx.loaded.redact(str(p)) for p in paths])
     meta["bytes"] = dg.MetadataValue.int(sum(p.stat().st_size for p in paths))
     context.log.info(ctx.loaded.redact(f"reading {len(paths)} file(s) matching {src.path}"))
-    return read_files(paths, src.format, src.options)
+    return read_files(paths, src.format, src.options, stream=stream)
 
 
 READERS: dict[str, SourceReader] = {"file": read_file_source, "sftp": read_sftp_source, "api": read_api_source, "sql": read_sql_source}
@@ -41,16 +46,51 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
 
     connection = getattr(src, "connection", None)
     resource_keys = {ctx.connection_resource_key(connection)} if connection else set()
+    streamed = preload.streamed_targets(ctx.loaded, src.name)
+    resource_keys |= {ctx.connection_resource_key(t.connection) for t in streamed}
+
+    def stage(context: dg.AssetExecutionContext, meta: dict[str, Any], stream: bool) -> tuple[StoredTable, list[preload.StreamedLoad]]:
+        """Read the source into a staged table, feeding the loads of the streamed targets."""
+        loads = [
+            preload.StreamedLoad(context.run_id, key, sql_loader(t, getattr(context.resources, ctx.connection_resource_key(t.connection)), context.run_id, None))
+            for t in streamed
+            if preload.will_run(context, key := asset_key(ctx.pipeline, t.name))
+        ]
+        try:
+            with staged_writer(ctx.key, *loads) as writer:
+                for chunk in reader(ctx, context, meta, **({"stream": stream} if src.type == "file" else {})):
+                    writer.write(chunk)
+                table = writer.commit()
+        except BaseException:
+            for load in loads:
+                load.abort()
+            raise
+        for load in loads:
+            load.end_input()
+        return table, loads
 
     @dg.asset(kinds={src.type}, required_resource_keys=resource_keys | check_resource_keys(ctx), check_specs=check_specs(ctx), **ctx.common_kwargs())
     @redacting(ctx.loaded)
     def source_asset(context: dg.AssetExecutionContext):  # no return annotation: Dagster would take it as the output type
         meta: dict[str, Any] = {}
-        with staged_writer(ctx.key) as writer:
-            for chunk in reader(ctx, context, meta):
-                writer.write(chunk)
-            table = writer.commit()
-        checked = run_checks(ctx, context, table)
+        try:
+            table, loads = stage(context, meta, stream=True)
+        except Rescan:
+            context.log.info("a later block of the file needs wider column types than the first: reading it again with whole-file types")
+            meta = {}
+            table, loads = stage(context, meta, stream=False)
+        try:
+            checked = run_checks(ctx, context, table)
+        except BaseException:
+            for load in loads:
+                load.abort()
+            raise
+        clean = checked.table.path == table.path and all(r.passed for r in checked.results)
+        for load in loads:
+            if clean and load.started:
+                preload.offer(load)
+            else:
+                load.abort()
         metadata = {**table_metadata(checked.table, ctx.loaded.redact), **meta, **checked.metadata}
         return dg.MaterializeResult(value=checked.table, metadata=metadata, check_results=checked.results)
 

@@ -1,7 +1,8 @@
 """A small column profile for every materialization: null share, distinct count, min/max/mean.
 
-One pass over the stored Parquet file, chunk by chunk, with Arrow compute: memory is one chunk plus
-a fixed amount per column (see `distinct` for how distinct values are counted). Min and max are
+Gathered while the table is written (a `Profiler` is the TableWriter's observer), else in one pass
+over the stored Parquet file, chunk by chunk, with Arrow compute: memory is one chunk plus a fixed
+amount per column (see `distinct` for how distinct values are counted). Min and max are
 given for numbers, dates and times; mean for numbers.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ class _ColumnStats:
     total: float = 0.0
     count: int = 0
 
-    def add(self, values: pa.Array) -> None:
+    def add(self, values: pa.Array | pa.ChunkedArray) -> None:
         self.nulls += values.null_count
         if self.distinct is not None:
             try:
@@ -75,28 +76,49 @@ _SCHEMA = dg.TableSchema(
 )
 
 
-def column_profile(table: StoredTable) -> dg.TableMetadataValue:
-    """The profile of every column, as table metadata."""
-    schema = table.schema
-    stats = [_ColumnStats(f.type) for f in schema]
-    rows = 0
-    for batch in table.batches():
-        rows += batch.num_rows
-        for column, values in zip(stats, batch.columns):
+class Profiler:
+    """Column statistics of a table, chunk by chunk (a `tables.Observer`)."""
+
+    def __init__(self) -> None:
+        self.schema: pa.Schema | None = None
+        self.rows = 0
+        self._stats: list[_ColumnStats] = []
+
+    def add(self, table: pa.Table | pa.RecordBatch) -> None:
+        if self.schema is None:
+            self.schema = table.schema
+            self._stats = [_ColumnStats(f.type) for f in table.schema]
+        self.rows += table.num_rows
+        for column, values in zip(self._stats, table.columns):
             column.add(values)
-    records = [
-        dg.TableRecord(
-            {
-                "column": f.name,
-                "type": str(f.type),
-                "null_share": round(s.nulls / rows, 4) if rows else 0.0,
-                "distinct": s.distinct.count() if s.distinct is not None else None,
-                "distinct_exact": s.distinct.is_exact if s.distinct is not None else None,
-                "min": _show(s.low),
-                "max": _show(s.high),
-                "mean": round(s.total / s.count, 6) if s.count else None,
-            }
-        )
-        for f, s in zip(schema, stats)
-    ]
-    return dg.MetadataValue.table(records=records, schema=_SCHEMA)
+
+    def metadata(self, schema: pa.Schema) -> dg.TableMetadataValue:
+        stats = self._stats if self.schema is not None else [_ColumnStats(f.type) for f in schema]
+        rows = self.rows
+        records = [
+            dg.TableRecord(
+                {
+                    "column": f.name,
+                    "type": str(f.type),
+                    "null_share": round(s.nulls / rows, 4) if rows else 0.0,
+                    "distinct": s.distinct.count() if s.distinct is not None else None,
+                    "distinct_exact": s.distinct.is_exact if s.distinct is not None else None,
+                    "min": _show(s.low),
+                    "max": _show(s.high),
+                    "mean": round(s.total / s.count, 6) if s.count else None,
+                }
+            )
+            for f, s in zip(schema, stats)
+        ]
+        return dg.MetadataValue.table(records=records, schema=_SCHEMA)
+
+
+def column_profile(table: StoredTable) -> dg.TableMetadataValue:
+    """The profile of every column, as table metadata (from the writer's Profiler when it had one)."""
+    schema = table.schema
+    profiler = next((o for o in table.observers if isinstance(o, Profiler)), None)
+    if profiler is None or (profiler.schema is not None and not profiler.schema.equals(schema)):
+        profiler = Profiler()
+        for batch in table.batches():
+            profiler.add(batch)
+    return profiler.metadata(schema)

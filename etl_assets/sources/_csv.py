@@ -1,10 +1,13 @@
 """CSV/TSV with pyarrow's streaming reader, typed like pandas.read_csv over the whole file."""
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 import sys
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -30,11 +33,18 @@ from ._common import (
     python_encoding,
     str_list,
 )
-from .errors import SourceError
+from .errors import Rescan, SourceError
 
 BLOCK_SIZE = 2 << 20
 """Bytes pyarrow parses per block (in parallel). Small blocks keep the reader's read-ahead (several
 blocks in flight) and so peak memory low, at no cost in speed (docs/benchmarks.md)."""
+
+SEGMENT_BYTES = 2 << 20
+"""Bytes of a file parsed as one piece when streaming (see `CsvReader.stream`)."""
+PARSE_THREADS = 2
+"""Pieces parsed at once; each parse runs without the GIL."""
+_SEGMENT_ENCODINGS = {"utf-8", "utf-8-sig", "ascii", "iso8859-1", "cp1252"}
+"""Encodings in which a newline or quote byte is always that character (safe to split on)."""
 
 CONTRACT_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -139,6 +149,79 @@ class CsvReader:
                 if spool is not None:
                     spool.close()
                 raise
+
+    def stream(self) -> Iterator[pa.Table | pa.RecordBatch]:
+        """The file in one pass, typed by its beginning (declared `column_types` as declared).
+
+        Raises Rescan before the first chunk when the beginning cannot decide a type (a column
+        empty in all of it), and mid-file when a later part needs a wider type than the first (an
+        integer column meeting 1.5): whole-file inference then gives other types than the chunks
+        already handed out. Every other outcome equals `scan` + `read`.
+
+        Where newlines can be found without parsing (no escape character, an encoding in which a
+        newline byte is always a newline, no skipped rows), the file is cut into pieces of about
+        SEGMENT_BYTES at newlines outside quotes (an even number of quote characters before the
+        cut) and PARSE_THREADS pieces are parsed at once; else pyarrow's streaming reader is used."""
+        if not self.has_rows:
+            raise Rescan()
+        types = {name: CONTRACT_TYPES[t] for name, t in self.opts.column_types.items()}
+        o = self.opts
+        pieces = o.escapechar is None and o.skip_rows == 0 and python_encoding(o.encoding, self.path) in _SEGMENT_ENCODINGS
+        last: pa.Table | pa.RecordBatch | None = None
+        with TailStream(open_binary(self.path)) as stream:
+            try:
+                chunks = self._parse_pieces(stream, types) if pieces else self._parse_blocks(stream, types)
+                for chunk in chunks:
+                    yield chunk
+                    last = chunk if chunk.num_rows else last
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                error = self._translate(exc, types)
+                raise (Rescan() if isinstance(error, _Retype) else error) from None
+            except _Retype:
+                raise Rescan() from None
+        self._check_end(last, stream.tail)
+
+    def _settle(self, schema: pa.Schema, types: dict[str, pa.DataType]) -> None:
+        """The types of the file's beginning must be final: no dates, no all-empty columns."""
+        self._check_inferred(schema, types)
+        if any(pa.types.is_null(f.type) for f in schema):
+            raise Rescan()
+
+    def _parse_blocks(self, stream: TailStream, types: dict[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
+        reader = self._open(stream, types, self.wanted)
+        self._settle(reader.schema, types)
+        yield from reader
+
+    def _parse_pieces(self, stream: TailStream, types: dict[str, pa.DataType]) -> Iterator[pa.Table]:
+        pieces = _pieces(stream, self.opts.quotechar)
+        first = self._parse_piece(next(pieces), types, first=True)
+        self._settle(first.schema, types)
+        types.update(zip(first.schema.names, first.schema.types))
+        yield first
+        with ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="etl-csv") as pool:
+            pending: deque[Future[pa.Table]] = deque()
+            try:
+                for piece in pieces:
+                    pending.append(pool.submit(self._parse_piece, piece, types))
+                    if len(pending) > PARSE_THREADS:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def _parse_piece(self, data: memoryview, types: dict[str, pa.DataType], first: bool = False) -> pa.Table:
+        o = self.opts
+        encoding = python_encoding(o.encoding, self.path)
+        read = pacsv.ReadOptions(
+            use_threads=False,
+            block_size=max(len(data), 1),
+            column_names=[] if first and o.header else self.names,
+            encoding="utf8" if encoding == "utf-8-sig" else encoding,
+        )
+        parse = pacsv.ParseOptions(delimiter=o.delimiter, quote_char=o.quotechar or False, newlines_in_values=True)
+        return pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)), read_options=read, parse_options=parse, convert_options=self._convert(types, self.wanted))
 
     def read(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         if not self.has_rows:
@@ -332,6 +415,32 @@ class CsvReader:
             if len(record.fields) > index and record.fields[index] == value:
                 return record.line
         return None
+
+
+def _pieces(stream: TailStream, quote: str | None) -> Iterator[memoryview]:
+    """The stream's bytes in pieces of about SEGMENT_BYTES, each ending after a newline that is
+    outside quotes (an even number of quote characters since the previous cut)."""
+    q = quote.encode() if quote else None
+    rest = b""
+    while data := stream.read(SEGMENT_BYTES):
+        buffer = rest + data if rest else data
+        cut = _last_record_end(buffer, q)
+        rest = buffer[cut:]
+        if cut:
+            yield memoryview(buffer)[:cut]
+    if rest:
+        yield memoryview(rest)
+
+
+def _last_record_end(buffer: bytes, quote: bytes | None) -> int:
+    """Position after the last newline of `buffer` with an even number of quotes before it (0: none)."""
+    end = len(buffer)
+    quotes = buffer.count(quote) if quote else 0
+    while (newline := buffer.rfind(b"\n", 0, end)) >= 0:
+        if quote is None or (quotes - buffer.count(quote, newline + 1)) % 2 == 0:
+            return newline + 1
+        end = newline
+    return 0
 
 
 class _Record(NamedTuple):

@@ -17,3 +17,8 @@ class SourceError(Exception):
         super().__init__(f"{where}: {message}" if where else message)
         self.path = path
         self.line = line
+
+
+class Rescan(Exception):
+    """A file streamed with the types of its first block needs wider types further on: the chunks
+    already handed out are void; read the file again with whole-file types (`read_files(stream=False)`)."""

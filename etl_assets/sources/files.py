@@ -79,7 +79,7 @@ from ._excel import ExcelReader
 from ._json import JsonLinesReader, JsonReader
 from ._parquet import ParquetReader
 from ._text import TextReader
-from .errors import SourceError
+from .errors import Rescan, SourceError
 
 __all__ = ["FORMATS", "SourceError", "detect_format", "expand_paths", "read_file_frames", "read_files"]
 
@@ -156,10 +156,14 @@ def detect_format(path: Path, fmt: str | None) -> str:
 
 
 def read_files(
-    paths: list[Path], fmt: str | None, options: Mapping[str, Any], chunk_rows: int = CHUNK_ROWS
+    paths: list[Path], fmt: str | None, options: Mapping[str, Any], chunk_rows: int = CHUNK_ROWS, *, stream: bool = False
 ) -> Iterator[pa.Table]:
     """Read every file in order as tables of at most `chunk_rows` rows, all with one schema (at least
-    one table, possibly empty). See the module docstring for formats, options and memory use."""
+    one table, possibly empty). See the module docstring for formats, options and memory use.
+
+    With `stream`, a single CSV/TSV file is read in one pass, typed by its first block, so the first
+    chunks arrive while the rest is parsed; this raises `Rescan` (before any chunk or mid-file) when
+    whole-file types would differ: the caller drops what it got and reads again without `stream`."""
     if not paths:
         raise SourceError("no files to read")
     if chunk_rows < 1:
@@ -168,6 +172,14 @@ def read_files(
     if unknown:
         raise SourceError(f"unknown option {', '.join(unknown)}; options are {', '.join(sorted(OPTIONS))}", path=paths[0])
     readers = [_reader(path, fmt, options, chunk_rows) for path in paths]
+    if stream and len(readers) == 1 and isinstance(readers[0], CsvReader):
+        empty = True
+        for chunk in rechunk(readers[0].stream(), chunk_rows):
+            empty = False
+            yield chunk
+        if empty:  # only blank lines: the whole-file path knows the types such a file gets
+            raise Rescan()
+        return
     scans: list[Scan] = []
     try:
         for reader in readers:

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Literal, Protocol, Sequence
+from typing import Any, Callable, Literal, Protocol, Sequence
 
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import URL, make_url
 
 from etl_assets.redact import redact
-from etl_assets.tables import CHUNK_ROWS, StoredTable
+from etl_assets.tables import CHUNK_ROWS
 from etl_assets.targets import LoadResult, TargetError
 from etl_assets.targets.sql.common import RESERVED_PREFIX, TableName, canonical_type, cast_column, parse_table, rows_outside
 from etl_assets.targets.sql.dialect import Dialect
-from etl_assets.targets.sql.modes import Job, Mode, resolve_window, run_load
+from etl_assets.targets.sql.modes import Job, Mode, Table, resolve_window, run_load
 
 __all__ = ["PartitionWindow", "load_sql", "read_table", "quote_table", "LoadResult", "TargetError"]
 
@@ -52,16 +52,20 @@ def load_sql(
     url: str,
     table: str,
     mode: Literal["append", "replace", "merge", "dedupe"],
-    data: StoredTable,
+    data: Table,
     *,
     primary_key: Sequence[str] | None = None,
     run_id: str = "",
     partition: Window | None = None,
     timeout_seconds: float = 30,
     chunk_rows: int = CHUNK_ROWS,
+    before_commit: Callable[[], None] = lambda: None,
 ) -> LoadResult:
     """Load `data` into `table` (maybe `schema.table`) of the database at SQLAlchemy `url`,
-    atomically. Raises TargetError naming the table and what went wrong."""
+    atomically. Raises TargetError naming the table and what went wrong. `before_commit` runs
+    when only the commit is left; an error from it rolls the load back and is raised as is.
+
+    A streamed `data` (read once) works for modes append, replace and dedupe without a partition."""
     dialect = _dialect(url, timeout_seconds)
     name = parse_table(table)
     try:
@@ -69,11 +73,25 @@ def load_sql(
         job = _job(dialect, name, mode, data, list(primary_key or []), run_id, partition, chunk_rows)
         dialect.connect()
         try:
-            return run_load(dialect, job)
+            return run_load(dialect, job, lambda: _hook(before_commit))
         finally:
             dialect.close()
+    except _HookError as exc:
+        raise exc.error from None
     except Exception as exc:
         raise _error(dialect, name, f"{mode} load failed", exc) from None
+
+
+class _HookError(Exception):
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def _hook(before_commit: Callable[[], None]) -> None:
+    try:
+        before_commit()
+    except BaseException as exc:
+        raise _HookError(exc) from exc
 
 
 def read_table(url: str, table: str, timeout_seconds: float = 30) -> pd.DataFrame:
@@ -147,7 +165,7 @@ def _error(dialect: Dialect, table: TableName, what: str, exc: Exception) -> Tar
 
 
 def _job(
-    d: Dialect, table: TableName, mode: str, data: StoredTable, primary_key: list[str],
+    d: Dialect, table: TableName, mode: str, data: Table, primary_key: list[str],
     run_id: str, partition: Window | None, chunk_rows: int,
 ) -> Job:
     """Validate the load before connecting."""
@@ -201,7 +219,7 @@ def _fields(d: Dialect, schema: pa.Schema) -> list[pa.Field]:
     return fields
 
 
-def _check_key(data: StoredTable, names: list[str], key: list[str], chunk_rows: int) -> None:
+def _check_key(data: Table, names: list[str], key: list[str], chunk_rows: int) -> None:
     if not key:
         raise TargetError("mode merge needs a primary_key")
     missing = [k for k in key if k not in names]

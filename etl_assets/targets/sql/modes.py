@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterator, Literal, Sequence
+from typing import Callable, Iterator, Literal, Protocol, Sequence
 
 import pyarrow as pa
 
-from etl_assets.tables import StoredTable
 from etl_assets.targets import LoadResult, TargetError
 from etl_assets.targets.sql.common import (
     LOADED_AT,
@@ -36,6 +35,16 @@ Mode = Literal["append", "replace", "merge", "dedupe"]
 Undo = list[Callable[[], None]]
 
 
+class Table(Protocol):
+    """What a load reads: a StoredTable, or a table streamed once (`assets.preload.ChunkFeed`)."""
+
+    @property
+    def schema(self) -> pa.Schema: ...
+    @property
+    def num_rows(self) -> int: ...
+    def batches(self, rows: int = ..., columns: list[str] | None = None) -> Iterator[pa.RecordBatch]: ...
+
+
 @dataclass(frozen=True)
 class Window:
     """A partition window: rows with `column >= lo and column < hi` (bounds already typed)."""
@@ -51,7 +60,7 @@ class Job:
 
     table: TableName
     mode: Mode
-    data: StoredTable
+    data: Table
     fields: list[pa.Field]
     """The load's columns with their canonical Arrow types."""
     primary_key: list[str]
@@ -178,16 +187,18 @@ def _ensure_unique(d: Dialect, table: TableName, key: list[str], undo: Undo) -> 
 # ---------------------------------------------------------------------------- the modes
 
 
-def run_load(d: Dialect, job: Job) -> LoadResult:
-    """Run one load atomically."""
+def run_load(d: Dialect, job: Job, before_commit: Callable[[], None] = lambda: None) -> LoadResult:
+    """Run one load atomically. `before_commit` runs when everything but the commit is done (an
+    error from it rolls the load back)."""
     if job.mode == "replace" and job.window is None and not d.transactional_ddl:
-        return _replace_by_swap(d, job)
+        return _replace_by_swap(d, job, before_commit)
     undo: Undo = []
     try:
         d.begin()
         layout = prepare_table(d, job, job.table, undo)
         deleted = _delete(d, job, layout)
         inserted, updated, unchanged = _write(d, job, layout)
+        before_commit()
         d.commit()
     except BaseException:
         _abort(d, undo)
@@ -259,7 +270,7 @@ def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
     return inserted, 0, total - inserted
 
 
-def _replace_by_swap(d: Dialect, job: Job) -> LoadResult:
+def _replace_by_swap(d: Dialect, job: Job, before_commit: Callable[[], None]) -> LoadResult:
     """Load `<table>__etl_new` (same structure as the table) in a transaction, then swap it in
     with one atomic rename and drop the old table. A failure drops the new table."""
     table = job.table
@@ -277,6 +288,7 @@ def _replace_by_swap(d: Dialect, job: Job) -> LoadResult:
         layout = prepare_table(d, job, new, [])
         d.begin()
         _insert_all(d, job, layout, new)
+        before_commit()
         d.commit()
         deleted = d.scalar(f"SELECT COUNT(*) FROM {d.table_sql(table)}") if exists else 0
         d.swap(table, new, old if exists else None)

@@ -17,12 +17,16 @@ from __future__ import annotations
 import binascii
 import io
 import math
+import queue
+import threading
 import uuid
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+from psycopg.copy import LibpqWriter, Writer
 
 from etl_assets.targets.sql.common import TableName, arrow_category
 from etl_assets.targets.sql.dialect import Dialect, StageColumn
@@ -30,6 +34,8 @@ from etl_assets.targets.sql.dialect import Dialect, StageColumn
 SEQ = "_etl_seq"
 ENCODE_ROWS = 16384
 """Rows encoded and sent to COPY at a time."""
+SEND_QUEUE = 4
+"""Encoded slices waiting for the sending thread (bounds the memory the overlap costs)."""
 
 
 class Postgres(Dialect):
@@ -50,8 +56,6 @@ class Postgres(Dialect):
     # ------------------------------------------------------------------ connection
 
     def connect(self) -> None:
-        import psycopg
-
         url, ms = self.url, int(self.timeout * 1000)
         query = {k: v for k, v in url.query.items() if isinstance(v, str)}
         options = f"-c TimeZone=UTC -c lock_timeout={ms} {query.pop('options', '')}".strip()
@@ -80,9 +84,7 @@ class Postgres(Dialect):
 
     @classmethod
     def quote_name(cls, name: str) -> str:
-        from psycopg import sql
-
-        return sql.Identifier(name).as_string(None)
+        return psycopg.sql.Identifier(name).as_string(None)
 
     # ------------------------------------------------------------------ introspection
 
@@ -183,7 +185,7 @@ class Postgres(Dialect):
         except ValueError:  # e.g. decimals wider than 38 digits
             self._copy_csv(target, batches)
             return
-        with self.conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
+        with self.conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)", writer=_SendingThread(cur)) as copy:
             copy.write(encoder.write_header())
             for batch in batches:
                 # encode in slices: the encoded bytes of a whole chunk would double its memory
@@ -202,6 +204,39 @@ class Postgres(Dialect):
                 buffer = io.BytesIO()
                 pacsv.write_csv(pa.RecordBatch.from_arrays(columns, names=batch.schema.names), buffer, options)
                 copy.write(buffer.getvalue())
+
+
+class _SendingThread(Writer):
+    """Sends COPY data from a thread: reading and encoding the next slice overlaps the socket
+    writes (libpq waits without the GIL), so the server stays busy. At most SEND_QUEUE slices wait."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]):
+        self._libpq = LibpqWriter(cursor)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=SEND_QUEUE)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._send, name="etl-copy-send", daemon=True)
+        self._thread.start()
+
+    def _send(self) -> None:
+        try:
+            while (data := self._queue.get()) is not None:
+                self._libpq.write(memoryview(data))
+        except BaseException as exc:  # noqa: BLE001 - handed to the loading thread
+            self._error = exc
+            while self._queue.get() is not None:  # keep write() from blocking forever
+                pass
+
+    def write(self, data: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc is None:
+            raise self._error
+        self._libpq.finish(exc)
 
 
 _BINARY_TYPES = {

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import json
 import lzma
 import os
@@ -14,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl_assets.sources import _common
+from etl_assets.sources import _common, _csv
+from etl_assets.sources.errors import Rescan
 from etl_assets.sources.files import SourceError, detect_format, expand_paths, read_file_frames, read_files
 from etl_assets.tables import to_pandas
 
@@ -23,11 +25,38 @@ from etl_assets.tables import to_pandas
 
 
 def read(path: Path | list[Path], fmt: str | None = None, chunk_rows: int = 100_000, **options: object) -> pa.Table:
-    """All chunks of a read, checked to share one schema and to respect chunk_rows."""
-    chunks = list(read_files(path if isinstance(path, list) else [path], fmt, options, chunk_rows))
+    """All chunks of a read, checked to share one schema and to respect chunk_rows, and to equal
+    (data or error) a streamed read, whole and cut into tiny pieces (see `streamed`)."""
+    paths = path if isinstance(path, list) else [path]
+    try:
+        chunks = list(read_files(paths, fmt, options, chunk_rows))
+    except SourceError as exc:
+        for piece_bytes in (_csv.SEGMENT_BYTES, 61):
+            with pytest.raises(SourceError) as info:
+                streamed(paths, fmt, options, chunk_rows, piece_bytes)
+            assert str(info.value) == str(exc)
+        raise
     assert chunks, "read_files yields at least one table"
     for chunk in chunks:
         assert chunk.schema == chunks[0].schema
+        assert chunk.num_rows <= chunk_rows
+    table = pa.concat_tables(chunks)
+    for piece_bytes in (_csv.SEGMENT_BYTES, 61):
+        assert streamed(paths, fmt, options, chunk_rows, piece_bytes).equals(table)
+    return table
+
+
+def streamed(paths: list[Path], fmt: str | None, options: dict, chunk_rows: int, piece_bytes: int) -> pa.Table:
+    """What the source asset reads: `stream=True`, and on Rescan all over again without it."""
+    old, _csv.SEGMENT_BYTES = _csv.SEGMENT_BYTES, piece_bytes
+    try:
+        try:
+            chunks = list(read_files(paths, fmt, options, chunk_rows, stream=True))
+        except Rescan:
+            chunks = list(read_files(paths, fmt, options, chunk_rows))
+    finally:
+        _csv.SEGMENT_BYTES = old
+    for chunk in chunks:
         assert chunk.num_rows <= chunk_rows
     return pa.concat_tables(chunks)
 
@@ -632,3 +661,48 @@ def test_spool_temp_file_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert os.listdir(tmp_path / "tmp")
     reader.close()
     assert not os.listdir(tmp_path / "tmp")
+
+
+# --- streaming (one pass, typed by the beginning of the file) -----------------------------------
+
+
+def test_stream_cuts_pieces_only_at_newlines_outside_quotes() -> None:
+    text = b'a,b\n1,"x\ny"\n2,"say ""hi""\n, ok"\n3,plain\n' * 5
+    for size in (1, 7, 13, 64):
+        old, _csv.SEGMENT_BYTES = _csv.SEGMENT_BYTES, size
+        try:
+            pieces = [bytes(p) for p in _csv._pieces(_common.TailStream(io.BytesIO(text)), '"')]
+        finally:
+            _csv.SEGMENT_BYTES = old
+        assert b"".join(pieces) == text
+        for piece in pieces:
+            assert piece.endswith(b"\n") and piece.count(b'"') % 2 == 0
+
+
+def test_stream_rescans_when_a_later_piece_needs_a_wider_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "late.csv", "n,s\n" + "".join(f"{i},v{i}\n" for i in range(50)) + "1.5,w\n")
+    monkeypatch.setattr(_csv, "SEGMENT_BYTES", 64)
+    got = []
+    with pytest.raises(Rescan):
+        for chunk in read_files([path], None, {}, 10, stream=True):
+            got.append(chunk)
+    assert got and all(c.schema.field("n").type == pa.int64() for c in got)  # chunks came before the widening
+    assert read(path).schema.field("n").type == pa.float64()
+
+
+def test_stream_rescans_before_any_chunk_when_the_beginning_cannot_type_a_column(tmp_path: Path) -> None:
+    path = write(tmp_path / "empty_first.csv", "a,b\n1,\n2,\n")
+    with pytest.raises(Rescan):
+        next(read_files([path], None, {}, stream=True))
+    assert types(read(path)) == {"a": "int64", "b": "double"}
+
+
+def test_stream_uses_parallel_pieces(flights_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[int] = []
+    original = _csv.CsvReader._parse_piece
+    monkeypatch.setattr(_csv.CsvReader, "_parse_piece", lambda self, data, *a, **k: parsed.append(len(data)) or original(self, data, *a, **k))
+    monkeypatch.setattr(_csv, "SEGMENT_BYTES", 1 << 16)
+    path = flights_data_dir / "airports.csv"
+    streamed_table = pa.concat_tables(list(read_files([path], None, {}, stream=True)))
+    assert len(parsed) > 1 and max(parsed) < 2 * (1 << 16)
+    assert streamed_table.equals(read(path))

@@ -1,0 +1,184 @@
+"""Loading a source's SQL targets while the source is read: one pass over the data, with parsing,
+staging and the database's work (COPY) overlapped on the machine's cores.
+
+When a run executes a source and, later in the same process (the `in_process` executor), a SQL
+target whose input is that source, the source step starts the target's load in a thread as soon
+as the first chunk is staged and hands it every chunk the stored table receives. The load's
+transaction stays open until the target step runs: it commits it and reports the load as its own
+materialization. If anything in between goes wrong (the source step fails, a source check fails or
+changes the rows, the run stops) the transaction is rolled back; a target step that finds no
+ready load (or a load that failed) loads the stored table as usual. Either way the target holds
+exactly the stored table's rows, in one transaction.
+
+Only where one streamed pass equals the normal load: no partitions (the window check reads the
+data first), no incremental source (targets filter rows by cursor), and modes append, replace and
+dedupe (merge checks its key before loading).
+"""
+from __future__ import annotations
+
+import atexit
+import queue
+import threading
+from typing import Callable, Iterator
+
+import dagster as dg
+import pyarrow as pa
+
+from ..config import LoadedPipeline
+from ..config.models import SqlTarget
+from ..targets import LoadResult
+
+STREAMED_MODES = ("append", "replace", "dedupe")
+QUEUE_CHUNKS = 2
+"""Chunks waiting for the loading thread (bounds the memory the overlap costs)."""
+
+Loader = Callable[["ChunkFeed", Callable[[], None]], LoadResult]
+"""Runs a target's load of a table, calling its second argument just before the commit."""
+
+
+def streamed_targets(loaded: LoadedPipeline, source: str) -> list[SqlTarget]:
+    """The SQL targets a source's step may load while it reads (see the module docstring)."""
+    cfg = loaded.config
+    if cfg.partitions is not None or cfg.executor.type != "in_process":
+        return []
+    if any(getattr(s, "incremental", None) is not None for s in cfg.sources):
+        return []
+    return [t for t in cfg.targets if isinstance(t, SqlTarget) and t.input == source and t.mode in STREAMED_MODES]
+
+
+class ChunkFeed:
+    """A table arriving chunk by chunk from another thread; readable once, like a StoredTable."""
+
+    def __init__(self, schema: pa.Schema):
+        self.schema = schema
+        self.num_rows = 0
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._read = False
+
+    def put(self, table: pa.Table | None, alive: Callable[[], bool]) -> None:
+        """Hand on a chunk (None: the end); gives up when the reader is gone."""
+        while alive():
+            try:
+                self._queue.put(table, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def batches(self, rows: int = 0, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        if self._read:
+            raise RuntimeError("a streamed table can be read only once")
+        self._read = True
+        while (table := self._queue.get()) is not None:
+            self.num_rows += table.num_rows
+            for batch in (table.select(columns) if columns else table).to_batches():
+                yield batch
+
+
+class _Abandoned(Exception):
+    """The load is not wanted any more: roll it back."""
+
+
+class StreamedLoad:
+    """One target's load running in a thread, fed chunk by chunk, committed by the target step."""
+
+    def __init__(self, run_id: str, target: dg.AssetKey, loader: Loader):
+        self.run_id = run_id
+        self.target = target
+        self._loader = loader
+        self._feed: ChunkFeed | None = None
+        self._thread: threading.Thread | None = None
+        self._decided = threading.Event()
+        self._commit = False
+        self.result: LoadResult | None = None
+        self.error: BaseException | None = None
+
+    def add(self, table: pa.Table) -> None:
+        """Feed a chunk (the first one starts the load)."""
+        if self._feed is None:
+            self._feed = ChunkFeed(table.schema)
+            self._thread = threading.Thread(target=self._run, name=f"etl-load-{self.target.to_user_string()}", daemon=True)
+            self._thread.start()
+        self._feed.put(table, self._alive)
+
+    def _alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        assert self._feed is not None
+        try:
+            self.result = self._loader(self._feed, self._await_commit)
+        except BaseException as exc:  # noqa: BLE001 - kept for the target step
+            self.error = exc
+
+    def _await_commit(self) -> None:
+        self._decided.wait()
+        if not self._commit:
+            raise _Abandoned()
+
+    @property
+    def started(self) -> bool:
+        return self._feed is not None
+
+    def end_input(self) -> None:
+        """No more chunks."""
+        if self._feed is not None:
+            self._feed.put(None, self._alive)
+
+    def commit(self) -> LoadResult:
+        """Commit the load (waiting for it); raises its error if it failed."""
+        self._finish(True)
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+    def abort(self) -> None:
+        """Roll the load back (waiting for the thread to end)."""
+        self._finish(False)
+
+    def _finish(self, commit: bool) -> None:
+        self._commit = commit
+        self._decided.set()
+        if self._thread is not None:
+            while self._thread.is_alive():
+                if self._feed is not None:  # unblock a reader waiting for chunks that never come
+                    try:
+                        self._feed._queue.put_nowait(None)
+                    except queue.Full:
+                        pass
+                self._thread.join(timeout=0.1)
+
+
+_PENDING: dict[tuple[str, dg.AssetKey], StreamedLoad] = {}
+_LOCK = threading.Lock()
+
+
+def offer(load: StreamedLoad) -> None:
+    """Leave a fed load for its target step; loads left over by other runs are rolled back."""
+    with _LOCK:
+        stale = [k for k in _PENDING if k[0] != load.run_id or k[1] == load.target]
+        old = [_PENDING.pop(k) for k in stale]
+        _PENDING[(load.run_id, load.target)] = load
+    for pending in old:
+        pending.abort()
+
+
+def take(run_id: str, target: dg.AssetKey) -> StreamedLoad | None:
+    """The load the source step left for this target in this run, if any."""
+    with _LOCK:
+        return _PENDING.pop((run_id, target), None)
+
+
+@atexit.register
+def _abort_all() -> None:
+    with _LOCK:
+        pending = list(_PENDING.values())
+        _PENDING.clear()
+    for load in pending:
+        load.abort()
+
+
+def will_run(context: dg.AssetExecutionContext, target: dg.AssetKey) -> bool:
+    """Whether this run executes the target's step (after this one, in this process)."""
+    plan = context.get_step_execution_context().execution_plan
+    return target.to_python_identifier() in plan.step_keys_to_execute
