@@ -1,49 +1,111 @@
-"""Loading a source's SQL targets while the source is read: one pass over the data, with parsing,
-staging and the database's work (COPY) overlapped on the machine's cores.
+"""Loading SQL targets while their input is produced: one pass over the data, with parsing or the
+transform's steps, staging and the database's work (COPY) overlapped on the machine's cores.
 
-When a run executes a source and, later in the same process (the `in_process` executor), a SQL
-target whose input is that source, the source step starts the target's load in a thread as soon
-as the first chunk is staged and hands it every chunk the stored table receives. The load's
-transaction stays open until the target step runs: it commits it and reports the load as its own
-materialization. If anything in between goes wrong (the source step fails, a source check fails or
-changes the rows, the run stops) the transaction is rolled back; a target step that finds no
-ready load (or a load that failed) loads the stored table as usual. Either way the target holds
+When a run executes a source or transform and, later in the same process (the `in_process`
+executor), a SQL target whose input it is, the producing step starts the target's load in a thread
+as soon as the first chunk is staged and hands it every chunk the stored table receives. The
+load's transaction stays open until the target step runs: it commits it and reports the load as
+its own materialization. If anything in between goes wrong (the step fails, one of its checks
+fails or changes the rows, the run stops) the transaction is rolled back; a target step that finds
+no ready load (or a load that failed) loads the stored table as usual. Either way the target holds
 exactly the stored table's rows, in one transaction.
 
-Only where one streamed pass equals the normal load: no partitions (the window check reads the
-data first), no incremental source (targets filter rows by cursor), and modes append, replace and
-dedupe (merge checks its key before loading).
+Only where one streamed pass equals the normal load and an open transaction cannot hold up another
+step: PostgreSQL targets (row-level locks; SQLite would lock the whole database file), whose table
+no other target of the pipeline writes; no partitions (the window check reads the data first), no
+incremental source (targets filter rows by cursor); modes append, replace and dedupe (merge checks
+its key before loading).
 """
 from __future__ import annotations
 
 import atexit
 import queue
 import threading
-from typing import Callable, Iterator
+from collections import Counter
+from typing import Any, Callable, Iterator
 
 import dagster as dg
 import pyarrow as pa
+from sqlalchemy.engine import make_url
 
 from ..config import LoadedPipeline
 from ..config.models import SqlTarget
+from ..partitions import PartitionWindow
+from ..tables import StoredTable
 from ..targets import LoadResult
+from ..targets.sql import load_sql
+from ..targets.sql.modes import Table
+from .common import AssetContext, asset_key
 
 STREAMED_MODES = ("append", "replace", "dedupe")
-QUEUE_CHUNKS = 2
+QUEUE_CHUNKS = 1
 """Chunks waiting for the loading thread (bounds the memory the overlap costs)."""
 
 Loader = Callable[["ChunkFeed", Callable[[], None]], LoadResult]
 """Runs a target's load of a table, calling its second argument just before the commit."""
 
 
-def streamed_targets(loaded: LoadedPipeline, source: str) -> list[SqlTarget]:
-    """The SQL targets a source's step may load while it reads (see the module docstring)."""
+def sql_loader(target: SqlTarget, db: Any, run_id: str, window: PartitionWindow | None) -> Loader:
+    """The target's load of a table into its database (`db`: its SqlConnection resource)."""
+
+    def load(data: Table, before_commit: Callable[[], None] = lambda: None) -> LoadResult:
+        return load_sql(
+            db.resolved_url(),
+            target.table,
+            target.mode,
+            data,
+            primary_key=target.primary_key,
+            run_id=run_id,
+            partition=window,
+            timeout_seconds=db.timeout_seconds,
+            before_commit=before_commit,
+        )
+
+    return load
+
+
+def streamed_targets(loaded: LoadedPipeline, producer: str) -> list[SqlTarget]:
+    """The SQL targets a step may load while it produces `producer` (see the module docstring)."""
     cfg = loaded.config
     if cfg.partitions is not None or cfg.executor.type != "in_process":
         return []
     if any(getattr(s, "incremental", None) is not None for s in cfg.sources):
         return []
-    return [t for t in cfg.targets if isinstance(t, SqlTarget) and t.input == source and t.mode in STREAMED_MODES]
+    sql = [t for t in cfg.targets if isinstance(t, SqlTarget)]
+    shared = {k for k, n in Counter((t.connection, t.table) for t in sql).items() if n > 1}
+    return [t for t in sql if t.input == producer and t.mode in STREAMED_MODES and (t.connection, t.table) not in shared]
+
+
+def resource_keys(ctx: AssetContext) -> set[str]:
+    """The connections of the targets the asset's step may load."""
+    return {ctx.connection_resource_key(t.connection) for t in streamed_targets(ctx.loaded, ctx.config.name)}
+
+
+def start_loads(ctx: AssetContext, context: dg.AssetExecutionContext) -> list["StreamedLoad"]:
+    """A load for each streamed target this run executes; feed them as the writer's observers."""
+    loads = []
+    for target in streamed_targets(ctx.loaded, ctx.config.name):
+        key = asset_key(ctx.pipeline, target.name)
+        db = getattr(context.resources, ctx.connection_resource_key(target.connection))
+        if will_run(context, key) and make_url(db.resolved_url()).get_backend_name() == "postgresql":
+            loads.append(StreamedLoad(context.run_id, key, sql_loader(target, db, context.run_id, None)))
+    return loads
+
+
+def abort_all(loads: list["StreamedLoad"]) -> None:
+    for load in loads:
+        load.abort()
+
+
+def hand_over(loads: list["StreamedLoad"], written: StoredTable, passed_on: StoredTable, results: list[dg.AssetCheckResult]) -> None:
+    """Leave the loads for their target steps when the checks passed every written row on; else
+    roll them back."""
+    clean = passed_on.path == written.path and all(r.passed for r in results)
+    for load in loads:
+        if clean and load.started:
+            offer(load)
+        else:
+            load.abort()
 
 
 class ChunkFeed:
@@ -96,7 +158,7 @@ class StreamedLoad:
         """Feed a chunk (the first one starts the load)."""
         if self._feed is None:
             self._feed = ChunkFeed(table.schema)
-            self._thread = threading.Thread(target=self._run, name=f"etl-load-{self.target.to_user_string()}", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=f"etl-load-{self.target.to_user_string() if self.target else ''}", daemon=True)
             self._thread.start()
         self._feed.put(table, self._alive)
 

@@ -18,8 +18,7 @@ from ..sources.sftp import read_sftp_source
 from ..sources.sql import read_sql_source
 from ..tables import StoredTable
 from . import preload
-from .common import AssetContext, asset_key, redacting, staged_writer
-from .targets import sql_loader
+from .common import AssetContext, redacting, staged_writer
 
 SourceReader = Callable[..., Iterator[pa.Table]]
 """(ctx, context, meta) -> the chunks of a source; may add metadata (where it read, files, bytes)
@@ -46,24 +45,18 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
 
     connection = getattr(src, "connection", None)
     resource_keys = {ctx.connection_resource_key(connection)} if connection else set()
-    streamed = preload.streamed_targets(ctx.loaded, src.name)
-    resource_keys |= {ctx.connection_resource_key(t.connection) for t in streamed}
+    resource_keys |= preload.resource_keys(ctx)
 
     def stage(context: dg.AssetExecutionContext, meta: dict[str, Any], stream: bool) -> tuple[StoredTable, list[preload.StreamedLoad]]:
         """Read the source into a staged table, feeding the loads of the streamed targets."""
-        loads = [
-            preload.StreamedLoad(context.run_id, key, sql_loader(t, getattr(context.resources, ctx.connection_resource_key(t.connection)), context.run_id, None))
-            for t in streamed
-            if preload.will_run(context, key := asset_key(ctx.pipeline, t.name))
-        ]
+        loads = preload.start_loads(ctx, context)
         try:
             with staged_writer(ctx.key, *loads) as writer:
                 for chunk in reader(ctx, context, meta, **({"stream": stream} if src.type == "file" else {})):
                     writer.write(chunk)
                 table = writer.commit()
         except BaseException:
-            for load in loads:
-                load.abort()
+            preload.abort_all(loads)
             raise
         for load in loads:
             load.end_input()
@@ -82,15 +75,9 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
         try:
             checked = run_checks(ctx, context, table)
         except BaseException:
-            for load in loads:
-                load.abort()
+            preload.abort_all(loads)
             raise
-        clean = checked.table.path == table.path and all(r.passed for r in checked.results)
-        for load in loads:
-            if clean and load.started:
-                preload.offer(load)
-            else:
-                load.abort()
+        preload.hand_over(loads, table, checked.table, checked.results)
         metadata = {**table_metadata(checked.table, ctx.loaded.redact), **meta, **checked.metadata}
         return dg.MaterializeResult(value=checked.table, metadata=metadata, check_results=checked.results)
 

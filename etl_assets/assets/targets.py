@@ -8,12 +8,10 @@ import dagster as dg
 from .. import incremental
 from ..config.models import FileTarget, SqlTarget
 from ..metadata import table_metadata
-from ..partitions import PartitionWindow, partition_window, render_placeholders
+from ..partitions import partition_window, render_placeholders
 from ..tables import StoredTable
 from ..targets import LoadResult
 from ..targets.files import write_file
-from ..targets.sql import load_sql
-from ..targets.sql.modes import Table
 from . import preload
 from .common import AssetContext, inputs_by_name, redacting
 
@@ -26,25 +24,6 @@ def _load_metadata(result: LoadResult, redact: Callable[[str], str]) -> dict[str
         "rows_unchanged": dg.MetadataValue.int(result.unchanged),
         "rows_deleted": dg.MetadataValue.int(result.deleted),
     }
-
-
-def sql_loader(target: SqlTarget, db: Any, run_id: str, window: PartitionWindow | None) -> preload.Loader:
-    """The target's load of a table into its database (`db`: its SqlConnection resource)."""
-
-    def load(data: Table, before_commit: Callable[[], None] = lambda: None) -> LoadResult:
-        return load_sql(
-            db.resolved_url(),
-            target.table,
-            target.mode,
-            data,
-            primary_key=target.primary_key,
-            run_id=run_id,
-            partition=window,
-            timeout_seconds=db.timeout_seconds,
-            before_commit=before_commit,
-        )
-
-    return load
 
 
 def _streamed_result(context: dg.AssetExecutionContext, key: dg.AssetKey, redact: Callable[[str], str]) -> LoadResult | None:
@@ -79,7 +58,7 @@ def build_target_asset(ctx: AssetContext) -> dg.AssetsDefinition:
         if isinstance(target, SqlTarget):
             result = _streamed_result(context, ctx.key, ctx.loaded.redact)
             if result is None:
-                result = sql_loader(target, getattr(context.resources, resource_key), context.run_id, window)(data)
+                result = preload.sql_loader(target, getattr(context.resources, resource_key), context.run_id, window)(data)
         else:
             assert isinstance(target, FileTarget)
             result = write_file(ctx.loaded.resolve_path(render_placeholders(target.path, window)), target.format, data, target.options)

@@ -39,7 +39,7 @@ BLOCK_SIZE = 2 << 20
 """Bytes pyarrow parses per block (in parallel). Small blocks keep the reader's read-ahead (several
 blocks in flight) and so peak memory low, at no cost in speed (docs/benchmarks.md)."""
 
-SEGMENT_BYTES = 2 << 20
+SEGMENT_BYTES = 1 << 20
 """Bytes of a file parsed as one piece when streaming (see `CsvReader.stream`)."""
 PARSE_THREADS = 2
 """Pieces parsed at once; each parse runs without the GIL."""
