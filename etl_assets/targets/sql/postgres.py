@@ -34,7 +34,7 @@ from etl_assets.targets.sql.dialect import Dialect, StageColumn
 SEQ = "_etl_seq"
 ENCODE_ROWS = 16384
 """Rows encoded and sent to COPY at a time."""
-SEND_QUEUE = 4
+SEND_QUEUE = 2
 """Encoded slices waiting for the sending thread (bounds the memory the overlap costs)."""
 
 
