@@ -240,21 +240,30 @@ _LANE_SEEDS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
 _INT_LIKE = frozenset({"integer", "bool", "date", "time", "timestamp", "timestamptz", "datetime"})
 
 
-def _mix(values: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser (uint64 in, uint64 out; wraps modulo 2**64)."""
-    v = values.astype(np.uint64, copy=True)
-    v ^= v >> np.uint64(30)
-    v *= np.uint64(0xBF58476D1CE4E5B9)
-    v ^= v >> np.uint64(27)
-    v *= np.uint64(0x94D049BB133111EB)
-    v ^= v >> np.uint64(31)
+def _mix(values: np.ndarray, own: bool = False) -> np.ndarray:
+    """splitmix64's finaliser (uint64 in, uint64 out; wraps modulo 2**64); with `own`, in place."""
+    v = values if own and values.dtype == np.uint64 else values.astype(np.uint64, copy=True)
+    shifted = np.empty_like(v)
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None)):
+        np.right_shift(v, np.uint64(shift), out=shifted)
+        v ^= shifted
+        if factor is not None:
+            v *= np.uint64(factor)
     return v
 
 
-def _bytes_hash(values: pa.Array, lane: int) -> np.ndarray:
-    """siphash-2-4 (pandas' hash_array, fixed key) of each UTF-8 string / byte string."""
+def _bytes_hashes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """siphash-2-4 (pandas' hash_array, the lanes' fixed keys) of each UTF-8 string / byte string;
+    each distinct value is hashed once (a null's hash is arbitrary: callers mask nulls)."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+        encoded = pc.dictionary_encode(values)
+        distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+        codes = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
+        if not len(distinct):
+            return np.zeros(len(values), np.uint64), np.zeros(len(values), np.uint64)
+        return tuple(pd.util.hash_array(distinct, encoding="utf8", hash_key=key, categorize=False)[codes] for key in _HASH_KEYS)  # type: ignore[return-value]
     objects = pc.fill_null(values, "" if arrow_category(values.type) == "string" else b"").to_numpy(zero_copy_only=False)
-    return pd.util.hash_array(objects, encoding="utf8", hash_key=_HASH_KEYS[lane])
+    return tuple(pd.util.hash_array(objects, encoding="utf8", hash_key=key) for key in _HASH_KEYS)  # type: ignore[return-value]
 
 
 def _decimal_text(values: pa.Array) -> pa.Array:
@@ -281,16 +290,17 @@ def _value_bits(values: pa.Array, category: str) -> np.ndarray:
     return pc.fill_null(values, 0).to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64)
 
 
-def column_hash(values: pa.Array, category: str, lane: int) -> np.ndarray:
-    """A 64-bit hash of each value of one column, computed from its typed value:
+def column_hashes(values: pa.Array, category: str) -> tuple[np.ndarray, np.ndarray]:
+    """A 64-bit hash of each value of one column per lane, computed from its typed value:
     integers, booleans, dates, times and timestamps (UTC epoch microseconds) by their integer,
     floats by their bit pattern, strings and bytes by siphash, decimals by their normalised text."""
     if category in ("string", "binary", "other"):
-        return _bytes_hash(values, lane)
+        return _bytes_hashes(values)
     if category == "decimal":
-        return _bytes_hash(_decimal_text(values), lane)
+        return _bytes_hashes(_decimal_text(values))
     if category in _INT_LIKE or category == "float":
-        return _mix(_value_bits(values, category) ^ _LANE_SEEDS[lane])
+        bits = _value_bits(values, category)
+        return _mix(bits ^ _LANE_SEEDS[0], own=True), _mix(bits ^ _LANE_SEEDS[1], own=True)
     raise TypeError(f"cannot hash a {category} column")
 
 
@@ -303,14 +313,14 @@ def row_hash(columns: list[tuple[str, pa.Array, str]]) -> pa.FixedSizeBinaryArra
     (what the table stores). Two independent 64-bit lanes make collisions negligible.
     """
     rows = len(columns[0][1]) if columns else 0
-    lanes = []
-    for lane in (0, 1):
-        total = np.zeros(rows, dtype=np.uint64)
-        for name, values, category in columns:
+    totals = [np.zeros(rows, dtype=np.uint64), np.zeros(rows, dtype=np.uint64)]
+    for name, values, category in columns:
+        valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        for lane, hashes in enumerate(column_hashes(values, category)):
             name_hash = pd.util.hash_array(np.array([name], dtype=object), hash_key=_HASH_KEYS[lane])[0]
-            term = _mix(column_hash(values, category, lane) ^ name_hash)
-            valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            total += np.where(valid, term, np.uint64(0))
-        lanes.append(_mix(total ^ _LANE_SEEDS[lane]))
+            term = _mix(np.bitwise_xor(hashes, name_hash, out=hashes), own=True)
+            term[~valid] = 0
+            totals[lane] += term
+    lanes = [_mix(np.bitwise_xor(total, _LANE_SEEDS[lane], out=total), own=True) for lane, total in enumerate(totals)]
     raw = np.stack(lanes, axis=1).astype(">u8").tobytes()
     return pa.FixedSizeBinaryArray.from_buffers(HASH_TYPE, rows, [None, pa.py_buffer(raw)])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterator, Literal, Protocol, Sequence
 
+import numpy as np
 import pyarrow as pa
 
 from etl_assets.targets import LoadResult, TargetError
@@ -121,6 +122,48 @@ def batches(job: Job, layout: Layout) -> Iterator[pa.RecordBatch]:
     for batch in job.data.batches(job.chunk_rows):
         if batch.num_rows:
             yield layout.shape(batch)
+
+
+SEEN_CAP = 2_000_000
+"""Distinct row hashes a dedupe load remembers (16 bytes each) to drop repeats before staging."""
+
+
+class FirstSight:
+    """Drops rows whose row hash an earlier row of the same load had, so repeats never reach the
+    stage (the database still deduplicates: this only saves it work). Remembers up to SEEN_CAP
+    hashes, sorted by their first 64 bits; a row is dropped only when all 128 bits match."""
+
+    def __init__(self, cap: int = SEEN_CAP):
+        self.cap = cap
+        self._high = np.empty(0, np.uint64)
+        self._low = np.empty(0, np.uint64)
+
+    def filter(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            keep = self._new_rows(batch.column(ROW_HASH))
+            yield batch if keep.all() else batch.filter(pa.array(keep))
+
+    def _new_rows(self, hashes: pa.Array) -> np.ndarray:
+        words = np.frombuffer(hashes.buffers()[1], np.uint64, len(hashes) * 2, hashes.offset * 16).reshape(-1, 2)
+        high, low = words[:, 0], words[:, 1]
+        order = np.lexsort((low, high))
+        h, l = high[order], low[order]
+        first = np.ones(len(order), bool)
+        first[1:] = (h[1:] != h[:-1]) | (l[1:] != l[:-1])
+        at = np.searchsorted(self._high, h)
+        end = np.searchsorted(self._high, h, side="right")
+        known = np.zeros(len(order), bool)
+        single = end - at == 1
+        known[single] = self._low[at[single]] == l[single]
+        for i in np.flatnonzero(end - at > 1):  # first 64 bits shared by several remembered rows: rare
+            known[i] = bool((self._low[at[i] : end[i]] == l[i]).any())
+        fresh = first & ~known
+        keep = np.zeros(len(order), bool)
+        keep[order[fresh]] = True
+        if len(self._high) + int(fresh.sum()) <= self.cap:
+            self._high = np.insert(self._high, at[fresh], h[fresh])
+            self._low = np.insert(self._low, at[fresh], l[fresh])
+        return keep
 
 
 # ---------------------------------------------------------------------------- the table
@@ -251,7 +294,8 @@ def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
     stage_key = [layout.stage_name(k) for k in job.primary_key] if merge else [ROW_HASH]
     table_key = [layout.column(k).name for k in job.primary_key] if merge else [ROW_HASH]
     stage = layout.stage_columns(d.hash_type)
-    select = d.stage(stage, batches(job, layout), stage_key, keep_last=merge)
+    rows = batches(job, layout) if merge else FirstSight().filter(batches(job, layout))
+    select = d.stage(stage, rows, stage_key, keep_last=merge)
     target = d.table_sql(job.table)
     on = " AND ".join(f"s.{d.quote(s)} = t.{d.quote(t)}" for s, t in zip(stage_key, table_key))
     columns = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID] + ([ROW_HASH] if layout.hashed else [])

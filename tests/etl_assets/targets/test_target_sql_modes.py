@@ -253,3 +253,32 @@ def test_wide_decimals_and_empty_strings(any_db_url, stage, mode):
 
 def utc_naive_value(value: pd.Timestamp) -> pd.Timestamp:
     return value.tz_convert("UTC").tz_localize(None) if value.tzinfo else value
+
+
+def _hash_batches(words: "np.ndarray", size: int) -> list[pa.RecordBatch]:
+    hashes = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(words), [None, pa.py_buffer(words.astype("uint64").tobytes())])
+    return [pa.RecordBatch.from_arrays([hashes.slice(s, size), pa.array(range(s, min(s + size, len(words))))], names=["_etl_row_hash", "n"]) for s in range(0, len(words), size)]
+
+
+def test_first_sight_drops_repeats_across_batches_and_keeps_near_collisions() -> None:
+    import numpy as np
+
+    from etl_assets.targets.sql.modes import FirstSight
+
+    rng = np.random.default_rng(7)
+    distinct = rng.integers(0, 2**63, size=(1000, 2)).astype("uint64")
+    words = np.concatenate([distinct, distinct[::-1], distinct])
+    words[1500, 1] ^= 1  # same first 64 bits as a seen row, different last 64: a new row
+    kept = pa.Table.from_batches(list(FirstSight().filter(iter(_hash_batches(words, 128)))))
+    assert kept.num_rows == 1001
+    assert kept.column("n").to_pylist() == list(range(1000)) + [1500]  # the first sighting of each
+
+
+def test_first_sight_beyond_its_cap_passes_rows_on() -> None:
+    import numpy as np
+
+    from etl_assets.targets.sql.modes import FirstSight
+
+    words = np.concatenate([np.stack([np.arange(200), np.arange(200)], 1)] * 2).astype("uint64")  # 200 rows, twice
+    kept = pa.Table.from_batches(list(FirstSight(cap=100).filter(iter(_hash_batches(words, 64)))))
+    assert kept.num_rows == 400 - 64 - 8  # remembered: batch 1 (64 rows) and batch 4 (8); batches 2 and 3 would pass the cap
