@@ -233,6 +233,10 @@ def main() -> None:
         wall, rss = bench.etl("startup", files["one"], PG, "startup", write=False)
         startup = wall
         print(f"etl run of a 1-row file (fixed start-up cost): {wall:.2f} s, {rss:.0f} MB", flush=True)
+        dlt_startup = None
+        if not args.skip_peers:
+            dlt_startup, rss = run_dlt(files["one"], work)
+            print(f"dlt run of a 1-row file (its fixed start-up cost): {dlt_startup:.2f} s, {rss:.0f} MB", flush=True)
 
         for size in args.sizes:
             path = files[size]
@@ -269,9 +273,7 @@ def main() -> None:
                     psql("DROP TABLE IF EXISTS to_sql_t")
                     wall, rss = run([PY, "-c", TO_SQL, str(path), PG, "to_sql_t"])
                     record("pandas.to_sql", wall, rss, loaded=int(psql("SELECT count(*) FROM to_sql_t")))
-                psql("DROP SCHEMA IF EXISTS bench_dlt CASCADE")
-                wall, rss = run([PY, "-c", DLT, str(path), PG.replace("postgres@", "postgres:postgres@"), "flights", str(work / "dlt")], env={**os.environ, "DATA_WRITER__DISABLE_COMPRESSION": "true", "RUNTIME__LOG_LEVEL": "WARNING"})
-                shutil.rmtree(work / "dlt", ignore_errors=True)
+                wall, rss = run_dlt(path, work)
                 record("dlt (arrow -> csv COPY, no compression)", wall, rss, loaded=int(psql("SELECT count(*) FROM bench_dlt.flights")))
 
             if not args.skip_other_dbs:
@@ -290,21 +292,59 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\nload average at end: {load()}")
-    print(f"fixed start-up cost (etl run, 1-row file): {startup:.2f} s; 'net' = wall minus that, for etl rows only\n")
+    print(f"fixed start-up cost (1-row file): etl run {startup:.2f} s" + (f", dlt {dlt_startup:.2f} s" if dlt_startup is not None else ""))
+    print("'net' = wall minus the tool's own fixed start-up cost\n")
     print("| file | way to load | wall s | rows/s | x \\copy | net rows/s | net x \\copy | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
+    fixed_costs = {True: startup, "dlt": dlt_startup}
     for size in args.sizes:
         rs = [r for r in results if r["size"] == size]
         copy = next(r for r in rs if r["name"] == "psql \\copy")
         copy_rate = copy["rows"] / copy["wall"]
         for r in rs:
             rate = r["rows"] / r["wall"]
-            if r["fixed"]:
-                net = r["rows"] / max(r["wall"] - startup, 1e-3)
+            fixed = fixed_costs.get("dlt" if r["name"].startswith("dlt") else r["fixed"])
+            if fixed is not None:
+                net = r["rows"] / max(r["wall"] - fixed, 1e-3)
                 net_s = f"{net:,.0f} | {net / copy_rate:.2f}"
             else:
                 net_s = "| "
             print(f"| {size}x | {r['name']} | {r['wall']:.1f} | {rate:,.0f} | {rate / copy_rate:.2f} | {net_s} | {r['rss']:.0f} |")
+    summary(results, args.sizes, startup, dlt_startup)
+
+
+def summary(results: list[dict], sizes: list[str], startup: float, dlt_startup: float | None) -> None:
+    """The issue's targets, checked against this run's figures."""
+    def get(size: str, prefix: str) -> dict | None:
+        return next((r for r in results if r["size"] == size and r["name"].startswith(prefix)), None)
+
+    size = "10" if "10" in sizes else sizes[-1]
+    copy, a, b, c, dlt = (get(size, p) for p in ("psql", "etl run (a) append", "etl run (b)", "etl run (c)", "dlt"))
+    print(f"\ntargets ({size}x file):")
+    if copy and a and b and c:
+        for name, r, goal in (("(a) append", a, 0.7), ("(b) checks + dedupe", b, 0.5)):
+            raw, net = copy["wall"] / r["wall"], copy["wall"] / max(r["wall"] - startup, 1e-3)
+            print(f"  {name}: {raw:.2f}x of \\copy raw, {net:.2f}x net (target >= {goal})")
+        print(f"  (c) re-run {c['wall']:.1f} s vs (b) {b['wall']:.1f} s: {'faster' if c['wall'] < b['wall'] else 'NOT faster'}")
+        print(f"  peak RSS (a) {a['rss']:.0f} MB, (b) {b['rss']:.0f} MB, (c) {c['rss']:.0f} MB (target <= 400)")
+    if dlt and a:
+        line = f"  (a) vs dlt: {dlt['wall'] / a['wall']:.2f}x raw"
+        if dlt_startup is not None:
+            line += f", {(dlt['wall'] - dlt_startup) / max(a['wall'] - startup, 1e-3):.2f}x net of each tool's start-up"
+        print(line + " (target >= 3x)")
+    if "1" in sizes and "10" in sizes:
+        for prefix in ("etl run (a)", "etl run (b)", "etl run (c)"):
+            one, ten = get("1", prefix), get("10", prefix)
+            if one and ten:
+                print(f"  {prefix} peak RSS 10x / 1x: {ten['rss'] / one['rss']:.2f} (target <= 1.20)")
+
+
+def run_dlt(path: Path, work: Path) -> tuple[float, float]:
+    psql("DROP SCHEMA IF EXISTS bench_dlt CASCADE")
+    env = {**os.environ, "DATA_WRITER__DISABLE_COMPRESSION": "true", "RUNTIME__LOG_LEVEL": "WARNING"}
+    result = run([PY, "-c", DLT, str(path), PG.replace("postgres@", "postgres:postgres@"), "flights", str(work / "dlt")], env=env)
+    shutil.rmtree(work / "dlt", ignore_errors=True)
+    return result
 
 
 def verify(table: str) -> None:

@@ -7,6 +7,8 @@ step needs the whole table).
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +111,13 @@ class TableWriter:
     Chunks are held until every column has a non-null type (or 1M rows arrived); the unified
     schema of those chunks is then fixed and later chunks are cast to it (SchemaMismatch when a
     value does not fit). Readers and steps deliver chunks of one schema; this is the safety net.
+
+    Encoding Parquet and the observers' work run in a thread (both mostly without the GIL), so
+    the caller produces the next chunk meanwhile; at most WRITE_QUEUE chunks wait. An error of
+    that thread is raised by the next `write` or by `commit`.
     """
+
+    WRITE_QUEUE = 1
 
     def __init__(self, path: Path, *observers: Observer):
         self.path = path
@@ -118,6 +126,9 @@ class TableWriter:
         self._chunks: list[pa.Table] = []
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=self.WRITE_QUEUE)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
         self.rows = 0
 
     def write(self, chunk: pa.Table | pa.RecordBatch | pd.DataFrame) -> None:
@@ -137,6 +148,8 @@ class TableWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._schema = schema
         self._writer = pq.ParquetWriter(self._tmp, schema, compression="lz4")
+        self._thread = threading.Thread(target=self._drain, name="etl-table-writer", daemon=True)
+        self._thread.start()
         pending, self._chunks = self._chunks, []
         for table in pending:
             self._write(table)
@@ -150,20 +163,44 @@ class TableWriter:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise SchemaMismatch(f"a later chunk does not fit the types of the first ({exc}); cast the column explicitly") from exc
         if table.num_rows:
-            self._writer.write_table(table)
-            for observer in self.observers:
-                observer.add(table)
+            self._raise_error()
+            self._queue.put(table)
+
+    def _drain(self) -> None:
+        assert self._writer is not None
+        try:
+            while (table := self._queue.get()) is not None:
+                self._writer.write_table(table)
+                for observer in self.observers:
+                    observer.add(table)
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            self._error = exc
+            while self._queue.get() is not None:  # let the caller's puts through
+                pass
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
     def commit(self) -> StoredTable:
         """Finish the file and atomically put it at `path`."""
         if self._writer is None:
             self._open(_unify([c.schema for c in self._chunks]) if self._chunks else pa.schema([]))
         assert self._writer is not None
+        self._stop()
+        self._raise_error()
         self._writer.close()
         os.replace(self._tmp, self.path)
         return StoredTable(self.path, observers=self.observers)
 
     def abort(self) -> None:
+        self._stop()
         if self._writer is not None:
             self._writer.close()
         self._tmp.unlink(missing_ok=True)

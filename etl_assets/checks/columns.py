@@ -9,12 +9,14 @@
   `regex` and lengths apply to the text of non-text values.
 - `unique` needs the whole column: that one column is read at once (8-50 bytes a row), every
   occurrence of a repeated value fails (as pandera reports it); nulls are never duplicates.
-Other rules hold one chunk (`ETL_CHUNK_ROWS` rows) in memory at a time.
+Other rules hold one chunk (`ETL_CHUNK_ROWS` rows) of the declared columns in memory at a time.
+Only the declared columns are read; a chunk of a column goes to pandas and pandera only when it
+needs converting or `screen` cannot tell that every rule passes, so results are pandera's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,7 @@ from ..tables import StoredTable, to_pandas
 from .coercion import convert, has_type, value_level
 from .data import read_column
 from .failures import GroupResult, format_number
+from .screen import surely_passes
 
 NAME = "columns"
 
@@ -41,7 +44,10 @@ class ColumnPlan:
 
 
 def _text(series: pd.Series) -> pd.Series:
-    return series if series.dtype == object and all(isinstance(v, str) for v in series) else series.astype(str)
+    """The values as text: the series itself when it holds only str objects."""
+    if series.dtype == object and (len(series) == 0 or pd.api.types.infer_dtype(series, skipna=False) == "string"):
+        return series
+    return series.astype(str)
 
 
 def rule_checks(column: str, rule: ColumnRule) -> list[tuple[str, Any]]:
@@ -115,16 +121,34 @@ def check_columns(checks: ChecksConfig, table: StoredTable, chunk_rows: int) -> 
     dropped = check_schema(checks, table, result)
     plans = _plans(checks, table.schema, result)
     result.rows.rank(label for plan in plans for label in _labels(plan))
-    schema = _value_schema(plans)
+    schemas: dict[tuple[str, ...], Any] = {}
     offset = 0
-    for frame in table.frames(chunk_rows):
-        frame.index = pd.RangeIndex(offset, offset + len(frame))
-        _check_chunk(frame, plans, schema, result)
-        offset += len(frame)
+    for batch in _batches(table, [p.name for p in plans], chunk_rows):
+        doubtful = [p for p in plans if p.convert_to or not surely_passes(batch.column(p.name), p.rule)]
+        if doubtful:
+            frame = to_pandas(batch.select([p.name for p in doubtful]))
+            frame.index = pd.RangeIndex(offset, offset + len(frame))
+            key = tuple(p.name for p in doubtful)
+            if key not in schemas:
+                schemas[key] = _value_schema(doubtful)
+            _check_chunk(frame, doubtful, schemas[key], result)
+        offset += batch.num_rows
     for plan in plans:
         if plan.rule.unique:
             _check_unique(table, plan, result)
     return result, dropped
+
+
+def _batches(table: StoredTable, columns: list[str], rows: int) -> Iterator[pa.RecordBatch]:
+    """Chunks of these columns (at least one, possibly empty; none without columns)."""
+    if not columns:
+        return
+    empty = True
+    for batch in table.batches(rows, columns=columns):
+        empty = False
+        yield batch
+    if empty:
+        yield pa.RecordBatch.from_pylist([], schema=pa.schema([table.schema.field(c) for c in columns]))
 
 
 def _labels(plan: ColumnPlan) -> list[str]:

@@ -3,7 +3,8 @@
     run_steps(transform, data, steps, inputs, writer, chunk_rows=CHUNK_ROWS, *, import_paths=())
 
 Execution: consecutive row-wise steps (select, drop, rename, cast, filter, derive, fill_null,
-drop_null, trim, replace) run chunk by chunk, so memory stays bounded. A step from
+drop_null, trim, replace) run chunk by chunk, so memory stays bounded; a streamed run of only
+select/drop/rename/cast works on Arrow batches without pandas (`columnar`), with the same result. A step from
 `whole_table_steps()` (dedupe, sort, aggregate, join, union, pivot, unpivot, scale, one_hot,
 python) first materialises the data so far; every later step then runs on that frame. A `filter` or
 `derive` whose expression looks at other rows (`x - x.mean()`, `x.shift()`, anything but

@@ -23,24 +23,34 @@ Rules (documented for users):
   (0.1 -> Decimal("0.1")); numeric strings exactly; NaN/Infinity strings are errors.
 A value that cannot be converted is an error naming the column, the row (1-based position of the
 data row in the table that enters the step, header not counted) and the value.
+
+Speed: the common inputs are converted in Arrow (`pyarrow.compute`): text to datetime when every
+value is in a form Arrow's ISO 8601 parser reads (a subset of what pandas reads, with the same
+result), text to integer/float/boolean, integers and booleans to text. Any other input, and any
+chunk with a value the Arrow conversion rejects, goes through the per-type functions below, which
+decide the result and the error.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
 import re
+import warnings
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pandas.api import types as ptypes
 
+from ..tables import to_pandas
+from .cast_arrow import fast_cast, fast_cast_series
 from .errors import CastProblem
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _SPECIAL_FLOAT = re.compile(r"^[+-]?(inf|infinity|nan)$", re.IGNORECASE)
-_TZ_SUFFIX = re.compile(r"\d:\d\d(:\d\d(\.\d+)?)?\s*(z|[+-]\d\d(:?\d\d)?)$", re.IGNORECASE)
+_TZ_SUFFIX = re.compile(r"(\d:\d\d(:\d\d([.,]\d+)?)?|[T ]\d\d)\s*(z|[+-]\d\d(:?\d\d)?)$", re.IGNORECASE)
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -52,7 +62,21 @@ class _Bad(Exception):
 
 def cast_series(series: pd.Series, type_: str, column: str) -> pd.Series:
     """Convert one column; the series' index holds each row's 0-based position in the table."""
-    return _CASTS[type_](series, column)
+    fast = fast_cast_series(series, type_)
+    return fast if fast is not None else _CASTS[type_](series, column)
+
+
+def cast_array(array: pa.Array | pa.ChunkedArray, type_: str, column: str, start: int = 0) -> pa.Array:
+    """Convert one Arrow column whose first value is row `start` (0-based) of the table: what
+    `cast_series` gives for the column as `to_pandas` reads it, stored as Arrow (NaN as null)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    fast = fast_cast(array, type_)
+    if fast is not None:
+        return fast
+    series = to_pandas(pa.table({column: array}))[column]
+    series.index = pd.RangeIndex(start, start + len(series))
+    return pa.array(_CASTS[type_](series, column), from_pandas=True)
 
 
 def _fail(series: pd.Series, position: int, column: str, type_: str, why: str = "") -> CastProblem:
@@ -253,23 +277,61 @@ def _parse_datetimes(series: pd.Series, column: str, type_: str) -> pd.Series:
             values.append(value)
         else:
             raise _fail(series, i, column, type_)
-    aware_mask = np.array([_is_aware(v) for v in values], dtype=bool)
-    aware = bool(aware_mask.any())
     present = np.array([v is not None for v in values], dtype=bool)
-    out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]" if aware else "datetime64[ns]")
+    aware_mask = present & np.array([_is_aware(v) for v in values], dtype=bool)
     # Parse naive and aware values apart: pandas lets an offset leak onto later naive strings.
-    for mask, utc in ((present & aware_mask, True), (present & ~aware_mask, False)):
-        if not mask.any():
-            continue
-        chunk = pd.Series([values[i] for i in np.flatnonzero(mask)], dtype=object)
-        parsed = pd.to_datetime(chunk, format="ISO8601", errors="coerce", utc=utc)
-        bad = parsed.isna().to_numpy()
-        if bad.any():
-            raise _fail(series, int(np.flatnonzero(mask)[np.argmax(bad)]), column, type_)
-        if aware and not utc:
-            parsed = parsed.dt.tz_localize("UTC")
-        out.iloc[np.flatnonzero(mask)] = parsed.to_numpy() if not aware else parsed.array
+    naive_rows = np.flatnonzero(present & ~aware_mask)
+    naive, zoned = _naive_timestamps(values, naive_rows)
+    if zoned.any():  # zones written in a way the pattern misses
+        aware_mask[naive_rows[zoned]] = True
+        naive_rows, naive = naive_rows[~zoned], naive[~zoned]
+    aware_rows = np.flatnonzero(aware_mask)
+    utc = _timestamps(values, aware_rows, utc=True)
+    bad = np.concatenate([naive_rows[naive.isna().to_numpy()], aware_rows[utc.isna().to_numpy()]])
+    if len(bad):
+        raise _fail(series, int(bad.min()), column, type_)
+    aware = len(aware_rows) > 0
+    out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]" if aware else "datetime64[ns]")
+    if aware:
+        out.iloc[aware_rows] = utc.array
+        out.iloc[naive_rows] = naive.dt.tz_localize("UTC").array
+    else:
+        out.iloc[naive_rows] = naive.to_numpy()
     return out
+
+
+def _timestamps(values: list[Any], rows: np.ndarray, utc: bool) -> pd.Series:
+    """The values at `rows` parsed as ISO 8601 (unparseable ones NaT)."""
+    chunk = pd.Series([values[i] for i in rows], dtype=object)
+    return pd.to_datetime(chunk, format="ISO8601", errors="coerce", utc=utc)
+
+
+def _naive_timestamps(values: list[Any], rows: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """`_timestamps` without UTC for values the pattern finds no zone in, and a mask of those
+    that pandas reads with a zone after all (NaT in the result)."""
+    parsed = _parse_naive(values, rows)
+    zoned = np.zeros(len(rows), dtype=bool)
+    if parsed is not None and ptypes.is_datetime64_dtype(parsed.dtype):
+        return parsed, zoned
+    # pandas found a zone, and may carry it on to the values after it: judge the doubtful values alone
+    stamps = list(parsed) if parsed is not None else [pd.NaT] * len(rows)
+    for k, stamp in enumerate(stamps):
+        if parsed is None or stamp is pd.NaT or stamp.tzinfo is not None:
+            alone = _parse_naive(values, rows[k : k + 1])
+            zoned[k] = alone is None or not ptypes.is_datetime64_dtype(alone.dtype)
+            stamps[k] = pd.NaT if zoned[k] else alone.iloc[0]
+    return pd.Series(stamps, dtype="datetime64[ns]"), zoned
+
+
+def _parse_naive(values: list[Any], rows: np.ndarray) -> pd.Series | None:
+    """`_timestamps(utc=False)`: object or tz-aware when pandas finds zones (None where pandas
+    refuses mixed zones)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # mixed zones: object dtype (an error in later pandas)
+            return _timestamps(values, rows, utc=False)
+    except ValueError:
+        return None
 
 
 def to_datetime(series: pd.Series, column: str) -> pd.Series:

@@ -4,7 +4,9 @@ The step list is walked in order. Row-wise steps (see `rowwise.ROW_STEPS`; a `fi
 only when its expressions look at one row at a time) are collected and applied to each chunk of
 the input as it is read. The first whole-table step materialises the data so far (the chunks,
 concatenated) and runs on it; every later step runs on that frame. When no step needs the whole
-table, the chunks flow from the input to the writer and memory stays bounded.
+table, the chunks flow from the input to the writer and memory stays bounded. When those steps
+are only select/drop/rename/cast, the chunks stay Arrow batches (`columnar.arrow_ready` says
+when that gives the same table as pandas) and skip the pandas conversion both ways.
 
 Before each step the frame's index is a RangeIndex of the rows' 0-based positions in the table
 entering that step (chunks get their offset), so `index` in an expression and the row numbers in
@@ -12,18 +14,22 @@ cast errors mean the same whether or not the data was chunked.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
+import pyarrow as pa
 
 from ..config.models.steps import step_name
 from ..tables import CHUNK_ROWS, StoredTable, TableWriter
+from .cast import cast_array
+from .columnar import arrow_ready, normalised
 from .context import StepContext, StepFunction
-from .errors import CastError, CastProblem, StepError, StepProblem
+from .errors import CastError, CastProblem, StepError, StepProblem, require_columns
 from .expressions import is_row_wise
-from .output import write_chunks, write_frame
+from .output import write_chunks, write_frame, write_tables
 from .reshape import RESHAPE_STEPS
 from .rowwise import ROW_STEPS
 from .table import TABLE_STEPS
@@ -88,7 +94,9 @@ def run_steps(
         frame = apply_step(step, frame, ctx)
     last = planned[-1] if planned else None
     try:
-        if frame is None:
+        if frame is None and arrow_ready(data, pending):
+            write_tables(writer, _stream_arrow(data, pending, ctx, chunk_rows))
+        elif frame is None:
             write_chunks(writer, _stream(data.frames(chunk_rows), pending, ctx))
         else:
             write_frame(writer, frame, chunk_rows)
@@ -99,8 +107,32 @@ def run_steps(
 
 def apply_step(step: PlannedStep, frame: pd.DataFrame, ctx: StepContext, start: int = 0) -> pd.DataFrame:
     """Run one step on a frame whose first row is row `start` (0-based) of the step's input."""
-    try:
+    with _reported(step, ctx):
         out = STEPS[step.name](_positioned(frame, start), step.args, ctx)
+    return _checked(out, step, ctx)
+
+
+def apply_arrow_step(step: PlannedStep, table: pa.Table, ctx: StepContext, start: int = 0) -> pa.Table:
+    """`apply_step` for a step of `columnar.ARROW_STEPS` on an Arrow table (see `columnar`)."""
+    names = table.column_names
+    if step.name == "cast":
+        with _reported(step, ctx):
+            require_columns(names, step.args)
+            columns = table.columns
+            for column, type_ in step.args.items():
+                columns[names.index(column)] = cast_array(table.column(column), type_, column, start)
+        return pa.Table.from_arrays(columns, names=names)
+    with _reported(step, ctx):  # the pandas step on an empty frame gives the columns (and the errors)
+        out = STEPS[step.name](pd.DataFrame(columns=names), step.args, ctx)
+    renamed = list(_checked(out, step, ctx).columns)
+    return table.rename_columns(renamed) if step.name == "rename" else table.select(renamed)
+
+
+@contextmanager
+def _reported(step: PlannedStep, ctx: StepContext) -> Iterator[None]:
+    """A step's failure as a StepError (CastError) naming the transform and the step."""
+    try:
+        yield
     except StepError:
         raise
     except CastProblem as exc:
@@ -111,7 +143,6 @@ def apply_step(step: PlannedStep, frame: pd.DataFrame, ctx: StepContext, start: 
         raise
     except Exception as exc:  # noqa: BLE001 - pandas' own errors, reported with the step
         raise StepError(ctx.transform, step.number, step.name, f"{type(exc).__name__}: {exc}") from exc
-    return _checked(out, step, ctx)
 
 
 def _positioned(frame: pd.DataFrame, start: int) -> pd.DataFrame:
@@ -145,6 +176,18 @@ def _stream(chunks: Iterable[pd.DataFrame], steps: list[PlannedStep], ctx: StepC
             chunk = apply_step(step, chunk, ctx, start=offsets[i])
             offsets[i] += rows
         yield chunk
+
+
+def _stream_arrow(data: StoredTable, steps: list[PlannedStep], ctx: StepContext, chunk_rows: int) -> Iterator[pa.Table]:
+    """`_stream` on Arrow batches (only for what `columnar.arrow_ready` accepts)."""
+    offsets = [0] * len(steps)
+    for batch in data.batches(chunk_rows):
+        table = normalised(batch)
+        for i, step in enumerate(steps):
+            rows = table.num_rows
+            table = apply_arrow_step(step, table, ctx, start=offsets[i])
+            offsets[i] += rows
+        yield table
 
 
 def _materialise(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Errors of the step engine and the column checks every step makes before it touches the data."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
@@ -54,14 +54,16 @@ def column_list(columns: Iterable[Any]) -> str:
     return ", ".join(str(c) for c in columns) or "(none)"
 
 
-def require_columns(frame: pd.DataFrame, columns: Iterable[str], where: str = "") -> None:
-    """Fail with the missing names and the columns that exist, before pandas raises a KeyError."""
-    existing = set(frame.columns)
+def require_columns(frame: pd.DataFrame | Sequence[str], columns: Iterable[str], where: str = "") -> None:
+    """Fail with the missing names and the columns that exist (of a frame, or these names), before
+    pandas raises a KeyError."""
+    names_there = frame.columns if isinstance(frame, pd.DataFrame) else frame
+    existing = set(names_there)
     missing = [c for c in dict.fromkeys(columns) if c not in existing]
     if missing:
         names = ", ".join(repr(c) for c in missing)
         noun = "column" if len(missing) == 1 else "columns"
-        raise StepProblem(f"unknown {noun} {names}{where}; columns are: {column_list(frame.columns)}")
+        raise StepProblem(f"unknown {noun} {names}{where}; columns are: {column_list(names_there)}")
 
 
 def require_unique(columns: Iterable[str], what: str) -> None:

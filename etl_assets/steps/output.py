@@ -6,6 +6,9 @@ where pandas infers it from the values (an integer result becomes float in a chu
 null, an all-null column has no type): those chunks are staged in temporary Parquet files beside
 the target and written once their types are unified (int + float -> float, null + x -> x), which
 is what pandas gives for the whole table. A single chunk goes straight to the writer.
+
+The engine's Arrow path (`columnar`) hands over Arrow chunks whose types are known up front (but
+for a datetime column's timezone); they go straight to the writer (`write_tables`).
 """
 from __future__ import annotations
 
@@ -73,6 +76,33 @@ class _Staging:
                         raise StepProblem(f"the result cannot be stored with one type per column: {exc}") from exc
 
 
+def _unified(schemas: list[pa.Schema]) -> pa.Schema:
+    """One schema for chunks of these schemas (in order), or the StepProblem saying why not."""
+    if len({tuple(s.names) for s in schemas}) > 1:
+        raise StepProblem("parts of the result have different columns")
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise StepProblem(f"a column has different types in different parts of the data ({exc}); cast it to one type") from exc
+
+
+def write_tables(writer: TableWriter, tables: Iterable[pa.Table]) -> None:
+    """Arrow chunks that should share one schema, written as they come. The one difference their
+    types can have (a datetime column naive in one chunk, UTC in another) fails as in
+    `write_chunks`: once every chunk was converted, so an error in a later chunk comes first."""
+    schemas: list[pa.Schema] = []
+    for table in tables:
+        if table.num_rows == 0:
+            continue
+        if not schemas or not table.schema.equals(schemas[-1]):
+            schemas.append(table.schema)
+        if len(schemas) == 1:
+            writer.write(table)
+    if len(schemas) > 1:
+        _unified(schemas)
+        raise StepProblem("parts of the result have different column types; cast the columns to one type")
+
+
 def write_chunks(writer: TableWriter, chunks: Iterable[pd.DataFrame]) -> None:
     first: pa.Table | None = None
     empty: pa.Table | None = None
@@ -96,15 +126,7 @@ def write_chunks(writer: TableWriter, chunks: Iterable[pd.DataFrame]) -> None:
         if staging is None:
             writer.write(first if first is not None else empty)  # type: ignore[arg-type]
             return
-        if len({tuple(s.names) for s in staging.schemas}) > 1:
-            raise StepProblem("parts of the result have different columns")
-        try:
-            schema = pa.unify_schemas(staging.schemas, promote_options="permissive")
-        except (pa.ArrowException, ValueError, TypeError) as exc:
-            raise StepProblem(
-                f"a column has different types in different parts of the data ({exc}); cast it to one type"
-            ) from exc
-        for table in staging.tables(schema):
+        for table in staging.tables(_unified(staging.schemas)):
             writer.write(table)
     finally:
         if staging is not None:
