@@ -29,7 +29,10 @@ csv / tsv (pyarrow streaming reader; the result equals pandas.read_csv on the wh
                          stay text. An integer column with empty fields stays integer (with nulls).
                          A column that is empty in every row is float (as in pandas). datetime
                          values with a zone offset are kept in UTC; decimal is decimal(38, 9).
-    block_size           2 MiB: bytes parsed per block (memory use is a few blocks)
+    block_size           2 MiB: bytes parsed per block (memory use is a few blocks) by pyarrow's
+                         streaming reader; a source asset reads a single file (without an
+                         escape character, skipped rows or a multi-byte encoding) in 1 MiB
+                         pieces parsed by two threads instead (see `read_files(stream=True)`)
 json (read whole)
     records_path         where the records are when the top level is an object: a dot path
                          ("data.items"); the top level must otherwise be an array of objects
