@@ -23,6 +23,7 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     # a heap per thread): about 60 MB less peak RSS for a streamed load (docs/benchmarks.md)
     try:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)  # return freed pages at once: chunks come and go all the time
     except NotImplementedError:  # a pyarrow built without jemalloc
         pass
 
@@ -76,8 +77,10 @@ class StoredTable:
 
     def batches(self, rows: int = CHUNK_ROWS, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Record batches of at most `rows` rows."""
-        with pq.ParquetFile(self.path) as f:
-            yield from f.iter_batches(batch_size=rows, columns=columns)
+        # Column chunks read as decoded, on this thread: pre-buffering whole row groups and
+        # decoding them in parallel cost ~70 MB more peak memory and were no faster (benchmarks.md).
+        with pq.ParquetFile(self.path, pre_buffer=False) as f:
+            yield from f.iter_batches(batch_size=rows, columns=columns, use_threads=False)
 
     def frames(self, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
         """pandas chunks of at most `rows` rows (at least one, possibly empty, frame)."""

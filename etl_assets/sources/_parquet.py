@@ -34,5 +34,5 @@ class ParquetReader:
         return Scan(pa.schema([schema.field(n) for n in self.columns or names]))
 
     def read(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-        with pq.ParquetFile(self.path) as file:
-            yield from file.iter_batches(batch_size=self.chunk_rows, columns=schema.names, use_threads=True)
+        with pq.ParquetFile(self.path, pre_buffer=False) as file:
+            yield from file.iter_batches(batch_size=self.chunk_rows, columns=schema.names, use_threads=False)  # as tables.StoredTable.batches

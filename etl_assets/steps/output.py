@@ -68,8 +68,8 @@ class _Staging:
     def tables(self, schema: pa.Schema) -> Iterator[pa.Table]:
         self._close()
         for path in self.files:
-            with pq.ParquetFile(path) as f:
-                for batch in f.iter_batches():
+            with pq.ParquetFile(path, pre_buffer=False) as f:
+                for batch in f.iter_batches(use_threads=False):
                     try:
                         yield pa.Table.from_batches([batch]).cast(schema)
                     except (pa.ArrowException, ValueError, TypeError) as exc:
