@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import tempfile
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl_assets.targets import TargetError
-from etl_assets.targets.sql.common import NAIVE_US, TableName, arrow_category, db_category
-from etl_assets.targets.sql.dialect import RowDialect
+from etl_assets.targets.sql.common import NAIVE_US, TableName, arrow_category, db_category, hex_text
+from etl_assets.targets.sql.dialect import RowDialect, StageColumn
 
 SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 
@@ -55,8 +58,11 @@ class MySQL(RowDialect):
             host=url.host or "localhost", port=url.port or 3306, user=url.username or "",
             password=url.password or "", database=url.database, charset=query.get("charset", "utf8mb4"),
             connect_timeout=self.timeout, read_timeout=self.timeout, write_timeout=self.timeout,
-            autocommit=False,
+            autocommit=False, local_infile=True,
         )
+        # pymysql sends whatever file the server asks for: allow that only while our own LOAD DATA runs
+        self.conn._local_infile = False
+        self.bulk = self.scalar("SELECT @@local_infile") in (1, "1", "ON")
         wait = max(1, math.ceil(self.timeout))
         self.execute(
             f"SET SESSION sql_mode = %s, time_zone = '+00:00', "
@@ -83,6 +89,48 @@ class MySQL(RowDialect):
     @classmethod
     def quote_name(cls, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
+
+    # ------------------------------------------------------------------ bulk path
+
+    def insert_rows(
+        self, table: TableName, columns: Sequence[str], stage: Sequence[StageColumn],
+        batches: Iterable[pa.RecordBatch], constants: Sequence[Any],
+    ) -> None:
+        """LOAD DATA LOCAL INFILE per batch (see the module docstring), else `executemany`."""
+        if not self.bulk or not all(arrow_category(c.arrow) in _CSV_CATEGORIES for c in stage):
+            super().insert_rows(table, columns, stage, batches, constants)
+            return
+        names = list(columns)
+        targets = [f"@v{i}" if arrow_category(c.arrow) == "binary" else self.quote(n) for i, (n, c) in enumerate(zip(names, stage))]
+        sets = [f"{self.quote(n)} = UNHEX(@v{i})" for i, (n, c) in enumerate(zip(names, stage)) if arrow_category(c.arrow) == "binary"]
+        sets += [f"{self.quote(n)} = %s" for n in names[len(stage):]]
+        fd, path = tempfile.mkstemp(prefix="etl-mysql-", suffix=".csv")
+        os.close(fd)
+        sql = (
+            f"LOAD DATA LOCAL INFILE %s INTO TABLE {self.table_sql(table)} CHARACTER SET utf8mb4 "
+            "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+            f"({', '.join(targets)})" + (f" SET {', '.join(sets)}" if sets else "")
+        )
+        try:
+            for batch in batches:
+                with open(path, "wb") as out:
+                    out.write(_csv_lines(batch, self))
+                self._load_file(sql, (path, *[self.param_value(c) for c in constants]), batch.num_rows)
+        finally:
+            os.unlink(path)
+
+    def _load_file(self, sql: str, params: Sequence[Any], rows: int) -> None:
+        """Run one LOAD DATA LOCAL INFILE; with LOCAL the server downgrades bad values and
+        duplicate keys to warnings, so any warning (or a missing row) fails the load."""
+        self.conn._local_infile = True
+        try:
+            loaded = self.execute(sql, params)
+        finally:
+            self.conn._local_infile = False
+        warnings = self.query("SHOW WARNINGS LIMIT 3")
+        if warnings or loaded != rows:
+            detail = "; ".join(f"{w[2]}" for w in warnings) or f"{loaded} of {rows} rows loaded"
+            raise TargetError(f"LOAD DATA refused values: {detail}")
 
     # ------------------------------------------------------------------ types
 
@@ -175,3 +223,34 @@ class MySQL(RowDialect):
             first = self.quote(key[0])
             return f"ON DUPLICATE KEY UPDATE {first} = {first}"
         return "ON DUPLICATE KEY UPDATE " + ", ".join(f"{self.quote(c)} = VALUES({self.quote(c)})" for c in update)
+
+
+_CSV_CATEGORIES = frozenset({"integer", "float", "bool", "string", "binary", "date", "time", "timestamp", "timestamptz", "decimal", "null"})
+"""Column categories `_csv_lines` writes."""
+
+
+def _csv_lines(batch: pa.RecordBatch, dialect: MySQL) -> bytes | memoryview:
+    """The batch as LOAD DATA text: fields separated by commas, strings quoted with backslash
+    escapes, NULL as \\N, binary as hex (UNHEX'ed by the statement), one line per row."""
+    fields = [pc.fill_null(_field_text(dialect.db_values(column)), "\\N") for column in batch.columns]
+    lines = pc.binary_join_element_wise(*fields, ",")
+    lines = pc.binary_join_element_wise(lines, "", "\n").cast(pa.large_string())  # each line + "\n"
+    _, offsets, data = lines.buffers()
+    ends = pa.Array.from_buffers(pa.int64(), len(lines) + 1, [None, offsets], offset=lines.offset)
+    return memoryview(data)[ends[0].as_py() : ends[-1].as_py()] if data is not None else b""
+
+
+def _field_text(column: pa.Array) -> pa.Array:
+    category = arrow_category(column.type)
+    if category == "null":
+        return pa.nulls(len(column), pa.string())
+    if category == "bool":
+        return pc.if_else(column, "1", "0")
+    if category == "binary":
+        return hex_text(column)
+    if category == "string":
+        text = column.cast(pa.string())
+        for old, new in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0")):
+            text = pc.replace_substring(text, old, new)
+        return pc.binary_join_element_wise('"', text, '"', "")
+    return column.cast(pa.string())

@@ -14,7 +14,6 @@ table.) The cost: the old rows become dead tuples for autovacuum.
 """
 from __future__ import annotations
 
-import binascii
 import io
 import math
 import queue
@@ -28,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg.copy import LibpqWriter, Writer
 
-from etl_assets.targets.sql.common import TableName, arrow_category
+from etl_assets.targets.sql.common import TableName, arrow_category, hex_text
 from etl_assets.targets.sql.dialect import Dialect, StageColumn
 
 SEQ = "_etl_seq"
@@ -259,14 +258,8 @@ def _reads_binary(db_type: str, category: str) -> bool:
 
 
 def _bytea_text(column: pa.Array) -> pa.Array:
-    """Binary values as bytea hex text (`\\x0aff`), vectorised: the data buffer is hex-encoded
-    whole and the offsets doubled."""
-    column = column.cast(pa.binary())
-    validity, offsets, data = column.buffers()
-    doubled = np.frombuffer(offsets, dtype=np.int32) * 2
-    hexed = binascii.hexlify(data.to_pybytes() if data is not None else b"")
-    text = pa.Array.from_buffers(pa.string(), len(column), [validity, pa.py_buffer(doubled.tobytes()), pa.py_buffer(hexed)], offset=column.offset)
-    return pc.binary_join_element_wise("\\x", text, "")
+    """Binary values as bytea hex text (`\\x0aff`)."""
+    return pc.binary_join_element_wise("\\x", hex_text(column), "")
 
 
 def _with_constants(batches: Iterable[pa.RecordBatch], constants: Sequence[Any], types: Sequence[pa.DataType]) -> Iterable[pa.RecordBatch]:
