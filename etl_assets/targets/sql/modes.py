@@ -126,6 +126,9 @@ def batches(job: Job, layout: Layout) -> Iterator[pa.RecordBatch]:
 
 SEEN_CAP = 2_000_000
 """Distinct row hashes a dedupe load remembers (16 bytes each) to drop repeats before staging."""
+TABLE_HASHES_CAP = 500_000
+"""Up to this many rows, a dedupe load first reads the table's row hashes, so rows the table
+already holds are dropped before staging too (a re-run of the same data stages nothing)."""
 
 
 class FirstSight:
@@ -137,6 +140,14 @@ class FirstSight:
         self.cap = cap
         self._high = np.empty(0, np.uint64)
         self._low = np.empty(0, np.uint64)
+
+    def remember(self, hashes: bytes) -> None:
+        """Treat these (concatenated 16-byte) row hashes as seen."""
+        words = np.frombuffer(hashes, np.uint64).reshape(-1, 2)
+        high = np.concatenate([self._high, words[:, 0]])
+        low = np.concatenate([self._low, words[:, 1]])
+        order = np.lexsort((low, high))
+        self._high, self._low = high[order], low[order]
 
     def filter(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -294,9 +305,9 @@ def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
     stage_key = [layout.stage_name(k) for k in job.primary_key] if merge else [ROW_HASH]
     table_key = [layout.column(k).name for k in job.primary_key] if merge else [ROW_HASH]
     stage = layout.stage_columns(d.hash_type)
-    rows = batches(job, layout) if merge else FirstSight().filter(batches(job, layout))
-    select = d.stage(stage, rows, stage_key, keep_last=merge)
     target = d.table_sql(job.table)
+    rows = batches(job, layout) if merge else _first_sight(d, target).filter(batches(job, layout))
+    select = d.stage(stage, rows, stage_key, keep_last=merge)
     on = " AND ".join(f"s.{d.quote(s)} = t.{d.quote(t)}" for s, t in zip(stage_key, table_key))
     columns = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID] + ([ROW_HASH] if layout.hashed else [])
     values = [f"s.{d.quote(c.name)}" for c in stage[: len(layout.columns)]] + [d.param, d.param]
@@ -312,6 +323,16 @@ def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
     conflict = d.on_conflict(table_key, None) if d.targeted_conflicts else ""
     inserted = d.execute(f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on}) {conflict}", _constants(d, job))
     return inserted, 0, total - inserted
+
+
+def _first_sight(d: Dialect, target: str) -> FirstSight:
+    """A FirstSight that knows the table's row hashes when there are at most TABLE_HASHES_CAP."""
+    seen = FirstSight()
+    rows = d.query(f"SELECT {d.quote(ROW_HASH)} FROM {target} WHERE {d.quote(ROW_HASH)} IS NOT NULL LIMIT {TABLE_HASHES_CAP + 1}")
+    hashes = b"".join(bytes(h) for (h,) in rows) if 0 < len(rows) <= TABLE_HASHES_CAP else b""
+    if len(hashes) == 16 * len(rows):  # else some hash was written by other means: let the database compare
+        seen.remember(hashes)
+    return seen
 
 
 def _replace_by_swap(d: Dialect, job: Job, before_commit: Callable[[], None]) -> LoadResult:

@@ -282,3 +282,26 @@ def test_first_sight_beyond_its_cap_passes_rows_on() -> None:
     words = np.concatenate([np.stack([np.arange(200), np.arange(200)], 1)] * 2).astype("uint64")  # 200 rows, twice
     kept = pa.Table.from_batches(list(FirstSight(cap=100).filter(iter(_hash_batches(words, 64)))))
     assert kept.num_rows == 400 - 64 - 8  # remembered: batch 1 (64 rows) and batch 4 (8); batches 2 and 3 would pass the cap
+
+
+def test_dedupe_rerun_stages_nothing_and_counts_alike(any_db_url, stage, flights_csv, monkeypatch) -> None:
+    from etl_assets.targets.sql import modes
+
+    staged: list[int] = []
+    original = modes.FirstSight.filter
+
+    def spy(self, batches):
+        for batch in original(self, batches):
+            staged.append(batch.num_rows)
+            yield batch
+
+    monkeypatch.setattr(modes.FirstSight, "filter", spy)
+    weather = flights_csv("weather").slice(0, 500)
+    first = load_sql(any_db_url, "w", "dedupe", stage(weather))
+    assert first.inserted == 500 and sum(staged) == 500
+    staged.clear()
+    again = load_sql(any_db_url, "w", "dedupe", stage(weather, weather.slice(0, 10)))
+    assert (again.inserted, again.unchanged) == (0, 510)
+    assert sum(staged) == 0  # the table's hashes were known before staging
+    more = load_sql(any_db_url, "w", "dedupe", stage(weather.slice(0, 5), flights_csv("weather").slice(500, 3)))
+    assert (more.inserted, more.unchanged) == (3, 5)
