@@ -134,7 +134,8 @@ def _record_by_id(instance: dg.DagsterInstance, key: dg.AssetKey, storage_id: in
     return records[0] if records else None
 
 
-def _metadata(record: Any, name: str) -> Any:
+def record_metadata(record: Any, name: str) -> Any:
+    """The value of one metadata entry of a materialization record (None when absent)."""
     if record is None or record.asset_materialization is None:
         return None
     value = record.asset_materialization.metadata.get(name)
@@ -156,11 +157,11 @@ def committed_cursor(context: dg.AssetExecutionContext, cfg: PipelineConfig, sou
     source_key = _key(cfg, source.name).to_user_string()
     targets = downstream_targets(cfg, source.name)
     if not targets:
-        own = decode(_metadata(latest_record(instance, _key(cfg, source.name), partition), CURSOR_KEY))
+        own = decode(record_metadata(latest_record(instance, _key(cfg, source.name), partition), CURSOR_KEY))
         return initial if own is None else own
     values = []
     for target in targets:
-        loaded = _metadata(latest_record(instance, _key(cfg, target), partition), LOADED_KEY) or {}
+        loaded = record_metadata(latest_record(instance, _key(cfg, target), partition), LOADED_KEY) or {}
         value = decode(loaded.get(source_key))
         if value is None:
             return initial
@@ -198,7 +199,7 @@ def _collect(instance: dg.DagsterInstance, cfg: PipelineConfig, name: str, recor
     """Walk up from one materialization record to the incremental sources' records it came from."""
     key = _key(cfg, name)
     if key in sources:
-        _keep_lowest(found, key.to_user_string(), _metadata(record, CURSOR_KEY))
+        _keep_lowest(found, key.to_user_string(), record_metadata(record, CURSOR_KEY))
         return
     if not sources & {_key(cfg, n) for n in upstream_closure(cfg, name)}:
         return
@@ -244,7 +245,7 @@ def for_target(context: dg.AssetExecutionContext, cfg: PipelineConfig, target: s
         return data, meta
     source = sources[0]
     assert source.incremental is not None
-    previous = _metadata(latest_record(context.instance, _key(cfg, target), _partition(context)), LOADED_KEY) or {}
+    previous = record_metadata(latest_record(context.instance, _key(cfg, target), _partition(context)), LOADED_KEY) or {}
     done = decode(previous.get(_key(cfg, source.name).to_user_string()))
     if done is None or source.incremental.cursor not in data.schema.names:
         return data, meta

@@ -1,6 +1,7 @@
 """Source assets: read from a file, SFTP server, API or database into a stored table."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import dagster as dg
@@ -17,7 +18,7 @@ from ..sources.files import expand_paths, read_files
 from ..sources.sftp import read_sftp_source
 from ..sources.sql import read_sql_source
 from ..tables import StoredTable
-from . import preload
+from . import preload, reuse
 from .common import AssetContext, redacting, staged_writer
 
 SourceReader = Callable[..., Iterator[pa.Table]]
@@ -25,13 +26,20 @@ SourceReader = Callable[..., Iterator[pa.Table]]
 to `meta`. The file reader also takes `stream` (see `read_files`)."""
 
 
-def read_file_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any], stream: bool = False) -> Iterator[pa.Table]:
+def file_paths(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> list[Path]:
+    """The files a file source reads in this run (the watched ones when a sensor started it)."""
     src = ctx.config
     pattern = render_placeholders(src.path, partition_window(ctx.loaded.config, context))
     names = triggered_files(context.run.tags, src.name)
     paths = expand_paths(pattern, ctx.loaded.base_dir) if names is None else watched_paths(ctx.loaded.resolve_path(pattern), names)
     meta["files"] = dg.MetadataValue.json([ctx.loaded.redact(str(p)) for p in paths])
     meta["bytes"] = dg.MetadataValue.int(sum(p.stat().st_size for p in paths))
+    return paths
+
+
+def read_file_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any], stream: bool = False) -> Iterator[pa.Table]:
+    src = ctx.config
+    paths = file_paths(ctx, context, meta)
     context.log.info(ctx.loaded.redact(f"reading {len(paths)} file(s) matching {src.path}"))
     return read_files(paths, src.format, src.options, stream=stream)
 
@@ -66,12 +74,19 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
     @redacting(ctx.loaded)
     def source_asset(context: dg.AssetExecutionContext):  # no return annotation: Dagster would take it as the output type
         meta: dict[str, Any] = {}
-        try:
-            table, loads = stage(context, meta, stream=True)
-        except Rescan:
-            context.log.info("a later block of the file needs wider column types than the first: reading it again with whole-file types")
-            meta = {}
-            table, loads = stage(context, meta, stream=False)
+        read = table = None
+        if src.type == "file":
+            read = reuse.fingerprint(ctx.code_version(), file_paths(ctx, context, meta))
+            table = reuse.stored_table(context, ctx.key, read)
+        if table is not None:
+            context.log.info("the files have not changed since the last materialization: reusing the table it stored")
+            loads: list[preload.StreamedLoad] = []
+        else:
+            try:
+                table, loads = stage(context, meta, stream=True)
+            except Rescan:
+                context.log.info("a later block of the file needs wider column types than the first: reading it again with whole-file types")
+                table, loads = stage(context, meta, stream=False)
         try:
             checked = run_checks(ctx, context, table)
         except BaseException:
@@ -79,6 +94,8 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
             raise
         preload.hand_over(loads, table, checked.table, checked.results)
         metadata = {**table_metadata(checked.table, ctx.loaded.redact), **meta, **checked.metadata}
+        if read is not None and checked.table.path == table.path:
+            metadata.update(reuse.metadata(read, table))
         return dg.MaterializeResult(value=checked.table, metadata=metadata, check_results=checked.results)
 
     return source_asset
