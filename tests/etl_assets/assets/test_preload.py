@@ -3,6 +3,8 @@ Dagster runs into a real PostgreSQL: the rows equal the file, the commit happens
 step, and every way a run can go wrong leaves the target as it was."""
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -107,11 +109,14 @@ def test_streamed_append_equals_the_file_and_commits_in_the_target_step(project:
 
 
 def test_streamed_equals_the_normal_load(project: Project, pg_url: str, weather: Path) -> None:
-    project.write("pre", pipeline(weather, pg_url, extra="executor: {type: multiprocess}\n"))
+    csv = project.root / "weather.csv"
+    shutil.copy(weather, csv)
+    project.write("pre", pipeline(csv, pg_url, extra="executor: {type: multiprocess}\n"))
     normal = project.run("pre")
     assert normal.success and not streamed(normal)
     first = rows(pg_url)
-    project.write("pre", pipeline(weather, pg_url, mode="replace"))
+    os.utime(csv)  # a changed file: read again (an unchanged one would reuse the stored table)
+    project.write("pre", pipeline(csv, pg_url, mode="replace"))
     run = project.run("pre")
     assert run.success and streamed(run)
     assert run.metadata("pre", "load")["rows_deleted"] == len(first)
