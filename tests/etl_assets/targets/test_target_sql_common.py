@@ -124,3 +124,18 @@ def test_window_bounds():
         datetime(2024, 1, 1), datetime(2024, 1, 2))
     with pytest.raises(TypeError):
         window_bounds("string", start, end)
+
+
+def test_the_row_hash_of_text_binary_and_decimals_is_stable():
+    """Pinned from the implementation before string columns were hashed per distinct value."""
+    from decimal import Decimal as D
+
+    columns = [
+        ("s", pa.array(["a", None, "", "é", "a", "long text" * 3]), "string"),
+        ("b", pa.array([b"x", None, b"", b"\x00", b"x", b"y"], pa.binary()), "binary"),
+        ("d", pa.array([D("1.5"), None, D(2), D(3), D("1.50"), D(0)], pa.decimal128(10, 2)), "decimal"),
+        ("i", pa.array([1, 2, None, 4, 1, 6]), "integer"),
+        ("l", pa.array(["x", "y", None, "x", "x", "z"], pa.large_string()), "string"),
+        ("e", pa.array([None] * 6, pa.string()), "string"),
+    ]
+    assert _hash(*columns) == ['6b2a431726d0686e9819f5b8e054a3bf', '096c0cb57b0a71229191b0e80eff3aa9', '6081c946720bf8641cd0c0d37d4f7f4c', 'cf4e66b7de8344ebb57f762fde1c7eb1', '6b2a431726d0686e9819f5b8e054a3bf', 'a50c29e9fd7362c8ee79386a5a100de1']
