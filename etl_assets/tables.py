@@ -7,8 +7,6 @@ step needs the whole table).
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +15,8 @@ from typing import Any, Iterable, Iterator, Protocol
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .worker import Worker
 
 if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     # jemalloc hands freed memory back to the system sooner than Arrow's default (mimalloc keeps
@@ -131,9 +131,7 @@ class TableWriter:
         self._chunks: list[pa.Table] = []
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
-        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=self.WRITE_QUEUE)
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
+        self._worker: Worker[pa.Table] | None = None
         self.rows = 0
 
     def write(self, chunk: pa.Table | pa.RecordBatch | pd.DataFrame) -> None:
@@ -153,8 +151,7 @@ class TableWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._schema = schema
         self._writer = pq.ParquetWriter(self._tmp, schema, compression="lz4")
-        self._thread = threading.Thread(target=self._drain, name="etl-table-writer", daemon=True)
-        self._thread.start()
+        self._worker = Worker(self._write_out, self.WRITE_QUEUE, "etl-table-writer")
         pending, self._chunks = self._chunks, []
         for table in pending:
             self._write(table)
@@ -168,38 +165,27 @@ class TableWriter:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise SchemaMismatch(f"a later chunk does not fit the types of the first ({exc}); cast the column explicitly") from exc
         if table.num_rows:
-            self._raise_error()
-            self._queue.put(table)
+            assert self._worker is not None
+            self._worker.put(table)
 
-    def _drain(self) -> None:
+    def _write_out(self, table: pa.Table) -> None:
         assert self._writer is not None
-        try:
-            while (table := self._queue.get()) is not None:
-                self._writer.write_table(table)
-                for observer in self.observers:
-                    observer.add(table)
-        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
-            self._error = exc
-            while self._queue.get() is not None:  # let the caller's puts through
-                pass
-
-    def _raise_error(self) -> None:
-        if self._error is not None:
-            raise self._error
+        self._writer.write_table(table)
+        for observer in self.observers:
+            observer.add(table)
 
     def _stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        if self._worker is not None:
+            self._worker.close()
 
     def commit(self) -> StoredTable:
         """Finish the file and atomically put it at `path`."""
         if self._writer is None:
             self._open(_unify([c.schema for c in self._chunks]) if self._chunks else pa.schema([]))
-        assert self._writer is not None
-        self._stop()
-        self._raise_error()
+        assert self._writer is not None and self._worker is not None
+        self._worker.close()
+        if self._worker.error is not None:
+            raise self._worker.error
         self._writer.close()
         os.replace(self._tmp, self.path)
         return StoredTable(self.path, observers=self.observers)

@@ -126,6 +126,13 @@ class ChunkFeed:
             except queue.Full:
                 continue
 
+    def wake(self) -> None:
+        """End a wait for chunks that will not come (when there is room for the end marker)."""
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+
     def batches(self, rows: int = 0, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         if self._read:
             raise RuntimeError("a streamed table can be read only once")
@@ -203,11 +210,8 @@ class StreamedLoad:
         self._decided.set()
         if self._thread is not None:
             while self._thread.is_alive():
-                if self._feed is not None:  # unblock a reader waiting for chunks that never come
-                    try:
-                        self._feed._queue.put_nowait(None)
-                    except queue.Full:
-                        pass
+                if self._feed is not None:
+                    self._feed.wake()
                 self._thread.join(timeout=0.1)
 
 

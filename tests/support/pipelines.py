@@ -19,6 +19,33 @@ from etl_assets.config import load_all
 from etl_assets.definitions import build_definitions
 
 
+def file_to_sql(
+    pipeline: str, csv: Path, url: str, *, table: str, mode: str, target_input: str = "raw",
+    top: str = "", source_extra: str = "", middle: str = "",
+) -> str:
+    """The YAML of a pipeline reading `csv` (source `raw`) and loading `target_input` into `table`
+    (target `load`, connection `db`); `top`, `source_extra` and `middle` are spliced in as is."""
+    return f"""\
+pipeline: {pipeline}
+{top}connections:
+  db:
+    type: sql
+    url: {url}
+sources:
+  - name: raw
+    type: file
+    path: {csv}
+{source_extra}{middle}
+targets:
+  - name: load
+    input: {target_input}
+    type: sql
+    connection: db
+    table: {table}
+    mode: {mode}
+"""
+
+
 @dataclass
 class Project:
     """A configs directory, a data directory and a persistent Dagster home."""

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import io
 import math
-import queue
-import threading
 import uuid
 from typing import Any, Iterable, Sequence
 
@@ -29,6 +27,7 @@ from psycopg.copy import LibpqWriter, Writer
 
 from etl_assets.targets.sql.common import TableName, arrow_category, hex_text
 from etl_assets.targets.sql.dialect import Dialect, StageColumn
+from etl_assets.worker import Worker
 
 SEQ = "_etl_seq"
 ENCODE_ROWS = 16384
@@ -211,30 +210,15 @@ class _SendingThread(Writer):
 
     def __init__(self, cursor: psycopg.Cursor[Any]):
         self._libpq = LibpqWriter(cursor)
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=SEND_QUEUE)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._send, name="etl-copy-send", daemon=True)
-        self._thread.start()
-
-    def _send(self) -> None:
-        try:
-            while (data := self._queue.get()) is not None:
-                self._libpq.write(memoryview(data))
-        except BaseException as exc:  # noqa: BLE001 - handed to the loading thread
-            self._error = exc
-            while self._queue.get() is not None:  # keep write() from blocking forever
-                pass
+        self._worker: Worker[bytes] = Worker(lambda data: self._libpq.write(memoryview(data)), SEND_QUEUE, "etl-copy-send")
 
     def write(self, data: Any) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(data)
+        self._worker.put(data)
 
     def finish(self, exc: BaseException | None = None) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None and exc is None:
-            raise self._error
+        self._worker.close()
+        if self._worker.error is not None and exc is None:
+            raise self._worker.error
         self._libpq.finish(exc)
 
 

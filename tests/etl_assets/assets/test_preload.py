@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from etl_assets.assets import preload
 from etl_assets.sources import _csv
 from etl_assets.targets.sql import read_table
-from tests.support.pipelines import Project, Run, project  # noqa: F401 - fixture
+from tests.support.pipelines import Project, Run, file_to_sql, project  # noqa: F401 - fixture
 
 STREAMED = "committed the load streamed during the"
 
@@ -29,25 +29,7 @@ transforms:
     steps:
 {steps}
 """ if steps else ""
-    return f"""\
-pipeline: pre
-{extra}connections:
-  db:
-    type: sql
-    url: {url}
-sources:
-  - name: raw
-    type: file
-    path: {csv}
-{source_checks}{transform}
-targets:
-  - name: load
-    input: {"shaped" if steps else "raw"}
-    type: sql
-    connection: db
-    table: flights
-    mode: {mode}
-"""
+    return file_to_sql("pre", csv, url, table="flights", mode=mode, target_input="shaped" if steps else "raw", top=extra, source_extra=source_checks, middle=transform)
 
 
 def rows(url: str, table: str = "flights") -> pd.DataFrame:

@@ -6,31 +6,13 @@ import os
 from pathlib import Path
 
 from etl_assets.targets.sql import read_table
-from tests.support.pipelines import Project, Run, project  # noqa: F401 - fixture
+from tests.support.pipelines import Project, Run, file_to_sql, project  # noqa: F401 - fixture
 
 REUSED = "the files have not changed since the last materialization"
 
 
 def pipeline(csv: Path, url: str, options: str = "", checks: str = "") -> str:
-    return f"""\
-pipeline: re
-connections:
-  db:
-    type: sql
-    url: {url}
-sources:
-  - name: raw
-    type: file
-    path: {csv}
-{options}{checks}
-targets:
-  - name: load
-    input: raw
-    type: sql
-    connection: db
-    table: t
-    mode: replace
-"""
+    return file_to_sql("re", csv, url, table="t", mode="replace", source_extra=options + checks)
 
 
 def reused(run: Run) -> bool:
