@@ -5,7 +5,8 @@ stored then, instead of reading the files again (a re-run of the same data skips
 (`st_ctime_ns` changes on every write and cannot be set back), together with the source's code
 version (its config, options included); and the stored table must still be the file that
 materialization wrote (inode, size, modification time). Only a materialization whose checks
-passed every row on is reused, so the checks see the same rows again and report the same.
+passed every row on is reused, so the checks see the same rows again and report the same; its
+column profile is carried over.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 
+from ..checks.profile import KnownProfile
 from ..incremental import latest_record, record_metadata
 from ..storage import TableIOManager
 from ..tables import StoredTable
@@ -42,9 +44,10 @@ def stored_table(context: dg.AssetExecutionContext, key: dg.AssetKey, read: str)
     partition = context.partition_key if context.has_partition_key else None
     record = latest_record(context.instance, key, partition)
     path = TableIOManager().path_for(key, partition)
-    if record_metadata(record, FINGERPRINT_KEY) != read or not path.exists():
+    if record_metadata(record, FINGERPRINT_KEY) != read or not path.exists() or record_metadata(record, STORED_KEY) != _stamp(path):
         return None
-    return StoredTable(path) if record_metadata(record, STORED_KEY) == _stamp(path) else None
+    profile = record.asset_materialization.metadata.get("profile")
+    return StoredTable(path, observers=(KnownProfile(profile),) if isinstance(profile, dg.TableMetadataValue) else ())
 
 
 def metadata(read: str, table: StoredTable) -> dict[str, Any]:

@@ -113,8 +113,18 @@ class Profiler:
         return dg.MetadataValue.table(records=records, schema=_SCHEMA)
 
 
+@dataclass(frozen=True)
+class KnownProfile:
+    """The profile of a stored table that was profiled before (an unchanged file's table reused)."""
+
+    value: dg.TableMetadataValue
+
+
 def column_profile(table: StoredTable) -> dg.TableMetadataValue:
     """The profile of every column, as table metadata (from the writer's Profiler when it had one)."""
+    known = next((o for o in table.observers if isinstance(o, KnownProfile)), None)
+    if known is not None:
+        return known.value
     schema = table.schema
     profiler = next((o for o in table.observers if isinstance(o, Profiler)), None)
     if profiler is None or (profiler.schema is not None and not profiler.schema.equals(schema)):

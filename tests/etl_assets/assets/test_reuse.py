@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from etl_assets.checks.profile import Profiler
 from etl_assets.targets.sql import read_table
 from tests.support.pipelines import Project, Run, file_to_sql, project  # noqa: F401 - fixture
 
@@ -23,7 +26,7 @@ def stored(project: Project) -> Path:
     return project.data / "re" / "raw" / "all.parquet"
 
 
-def test_an_unchanged_file_is_not_read_again_and_a_changed_one_is(project: Project, sqlite_url: str) -> None:
+def test_an_unchanged_file_is_not_read_again_and_a_changed_one_is(project: Project, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     csv = project.root / "in.csv"
     csv.write_text("a,b\n1,x\n2,y\n")
     project.write("re", pipeline(csv, sqlite_url))
@@ -31,9 +34,14 @@ def test_an_unchanged_file_is_not_read_again_and_a_changed_one_is(project: Proje
     assert first.success and not reused(first)
     inode = stored(project).stat().st_ino
 
-    again = project.run("re")
+    profiled: list[int] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(Profiler, "add", lambda self, table: profiled.append(table.num_rows))
+        again = project.run("re")
     assert again.success and reused(again)
+    assert profiled == []  # the profile was carried over, not computed again
     assert stored(project).stat().st_ino == inode
+    assert again.metadata("re", "raw")["profile"] == first.metadata("re", "raw")["profile"]
     assert again.metadata("re", "raw")["dagster/row_count"] == 2
     assert len(read_table(sqlite_url, "t")) == 2
 
