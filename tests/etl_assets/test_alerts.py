@@ -141,6 +141,16 @@ def failure_sensor(defs: dg.Definitions) -> dg.SensorDefinition:
     return defs.resolve_sensor_def("orders_alerts_sensor")
 
 
+def run_between_ticks(defs: dg.Definitions, tmp_path: Path, job: str = "orders") -> dg.ExecuteInProcessResult:
+    """Tick the alert sensor, run `job`, tick again (as the daemon does around a run)."""
+    sensor = failure_sensor(defs)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        cursor = tick(sensor, instance, defs, None)
+        result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
+        tick(sensor, instance, defs, cursor)
+    return result
+
+
 def test_a_failed_run_is_alerted_by_webhook_and_email(pipeline: Callable[..., LoadedPipeline], webhook: Webhook, mailbox: Mailbox, tmp_path: Path) -> None:
     loaded = pipeline()
     defs = build_definitions([loaded], [])
@@ -177,11 +187,7 @@ def test_runs_of_other_pipelines_are_not_alerted(pipeline: Callable[..., LoadedP
         raise RuntimeError("not ours")
 
     defs = dg.Definitions.merge(build_definitions([loaded], []), dg.Definitions(assets=[boom], jobs=[dg.define_asset_job("other", selection=[boom])]))
-    sensor = failure_sensor(defs)
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        cursor = tick(sensor, instance, defs, None)
-        assert not defs.resolve_job_def("other").execute_in_process(instance=instance, raise_on_error=False).success
-        tick(sensor, instance, defs, cursor)
+    assert not run_between_ticks(defs, tmp_path, "other").success
     assert webhook.bodies == []
 
 
@@ -202,12 +208,8 @@ def test_a_blocking_check_failure_is_a_check_failure_alert(pipeline: Callable[..
         jobs=[dg.define_asset_job("orders", selection=[clean, after])],
         sensors=build_definitions([loaded], []).sensors,
     )
-    sensor = failure_sensor(defs)
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        cursor = tick(sensor, instance, defs, None)
-        result = defs.resolve_job_def("orders").execute_in_process(instance=instance, raise_on_error=False)
-        assert not result.success
-        tick(sensor, instance, defs, cursor)
+    result = run_between_ticks(defs, tmp_path)
+    assert not result.success
     body = webhook.bodies[0]
     assert body["kind"] == "check_failure" and body["assets"] == ["orders/clean"]
     assert "check row_count failed: 0 rows, expected at least 1" in body["text"]
@@ -224,12 +226,8 @@ def test_a_failing_config_check_is_alerted(pipeline: Callable[..., LoadedPipelin
     (tmp_path / DROP_SECRET / "orders_1.csv").write_text("id,amount\n1,5\n2,-1\n3,-2\n")
     loaded = load_pipeline(path)
     defs = build_definitions([loaded], [])
-    sensor = failure_sensor(defs)
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        cursor = tick(sensor, instance, defs, None)
-        result = defs.resolve_job_def("orders").execute_in_process(instance=instance, raise_on_error=False)
-        assert not result.success
-        tick(sensor, instance, defs, cursor)
+    result = run_between_ticks(defs, tmp_path)
+    assert not result.success
     body = webhook.bodies[0]
     assert body["kind"] == "check_failure" and body["assets"] == ["orders/raw_orders"]
     assert body["text"].startswith("[orders] Check failed: orders/raw_orders: check ")
@@ -264,11 +262,7 @@ def test_a_run_stopped_for_max_runtime_is_an_sla_miss(pipeline: Callable[..., Lo
 def test_alerts_on_filters_kinds(pipeline: Callable[..., LoadedPipeline], webhook: Webhook, tmp_path: Path) -> None:
     loaded = pipeline(on="[sla_miss]")
     defs = build_definitions([loaded], [])
-    sensor = failure_sensor(defs)
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        cursor = tick(sensor, instance, defs, None)
-        defs.resolve_job_def("orders").execute_in_process(instance=instance, raise_on_error=False)
-        tick(sensor, instance, defs, cursor)
+    run_between_ticks(defs, tmp_path)
     assert webhook.bodies == []
 
 
