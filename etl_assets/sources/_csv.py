@@ -1,7 +1,6 @@
 """CSV/TSV with pyarrow's streaming reader, typed like pandas.read_csv over the whole file."""
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -212,16 +211,13 @@ class CsvReader:
                     future.cancel()
 
     def _parse_piece(self, data: memoryview, types: dict[str, pa.DataType], first: bool = False) -> pa.Table:
-        o = self.opts
-        encoding = python_encoding(o.encoding, self.path)
         read = pacsv.ReadOptions(
             use_threads=False,
             block_size=max(len(data), 1),
-            column_names=[] if first and o.header else self.names,
-            encoding="utf8" if encoding == "utf-8-sig" else encoding,
+            column_names=[] if first and self.opts.header else self.names,
+            encoding=self._arrow_encoding(),
         )
-        parse = pacsv.ParseOptions(delimiter=o.delimiter, quote_char=o.quotechar or False, newlines_in_values=True)
-        return pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)), read_options=read, parse_options=parse, convert_options=self._convert(types, self.wanted))
+        return pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)), read_options=read, parse_options=self._parse_options(), convert_options=self._convert(types, self.wanted))
 
     def read(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         if not self.has_rows:
@@ -256,21 +252,22 @@ class CsvReader:
 
     def _open(self, stream: Any, types: dict[str, pa.DataType], include: list[str]) -> pacsv.CSVStreamingReader:
         o = self.opts
-        encoding = python_encoding(o.encoding, self.path)
         read = pacsv.ReadOptions(
             use_threads=True,
             block_size=o.block_size,
             skip_rows=o.skip_rows,
             column_names=[] if o.header else self.names,
-            encoding="utf8" if encoding == "utf-8-sig" else encoding,
+            encoding=self._arrow_encoding(),
         )
-        parse = pacsv.ParseOptions(
-            delimiter=o.delimiter,
-            quote_char=o.quotechar or False,
-            escape_char=o.escapechar or False,
-            newlines_in_values=True,
-        )
-        return pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=self._convert(types, include))
+        return pacsv.open_csv(stream, read_options=read, parse_options=self._parse_options(), convert_options=self._convert(types, include))
+
+    def _arrow_encoding(self) -> str:
+        encoding = python_encoding(self.opts.encoding, self.path)
+        return "utf8" if encoding == "utf-8-sig" else encoding
+
+    def _parse_options(self) -> pacsv.ParseOptions:
+        o = self.opts
+        return pacsv.ParseOptions(delimiter=o.delimiter, quote_char=o.quotechar or False, escape_char=o.escapechar or False, newlines_in_values=True)
 
     def _convert(self, types: dict[str, pa.DataType], include: list[str]) -> pacsv.ConvertOptions:
         return pacsv.ConvertOptions(
