@@ -23,7 +23,7 @@ from .common import AssetContext, redacting, staged_writer
 
 SourceReader = Callable[..., Iterator[pa.Table]]
 """(ctx, context, meta) -> the chunks of a source; may add metadata (where it read, files, bytes)
-to `meta`. The file reader also takes `stream` (see `read_files`)."""
+to `meta`. The file reader also takes `stream` (see `read_files`) and the `paths` already found."""
 
 
 def file_paths(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any]) -> list[Path]:
@@ -37,9 +37,11 @@ def file_paths(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[
     return paths
 
 
-def read_file_source(ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any], stream: bool = False) -> Iterator[pa.Table]:
+def read_file_source(
+    ctx: AssetContext, context: dg.AssetExecutionContext, meta: dict[str, Any], stream: bool = False, paths: list[Path] | None = None
+) -> Iterator[pa.Table]:
     src = ctx.config
-    paths = file_paths(ctx, context, meta)
+    paths = file_paths(ctx, context, meta) if paths is None else paths
     context.log.info(ctx.loaded.redact(f"reading {len(paths)} file(s) matching {src.path}"))
     return read_files(paths, src.format, src.options, stream=stream)
 
@@ -55,12 +57,14 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
     resource_keys = {ctx.connection_resource_key(connection)} if connection else set()
     resource_keys |= preload.resource_keys(ctx)
 
-    def stage(context: dg.AssetExecutionContext, meta: dict[str, Any], stream: bool) -> tuple[StoredTable, list[preload.StreamedLoad]]:
+    def stage(
+        context: dg.AssetExecutionContext, meta: dict[str, Any], stream: bool, paths: list[Path] | None
+    ) -> tuple[StoredTable, list[preload.StreamedLoad]]:
         """Read the source into a staged table, feeding the loads of the streamed targets."""
         loads = preload.start_loads(ctx, context)
         try:
             with staged_writer(ctx.key, *loads) as writer:
-                for chunk in reader(ctx, context, meta, **({"stream": stream} if src.type == "file" else {})):
+                for chunk in reader(ctx, context, meta, **({"stream": stream, "paths": paths} if src.type == "file" else {})):
                     writer.write(chunk)
                 table = writer.commit()
         except BaseException:
@@ -74,19 +78,20 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
     @redacting(ctx.loaded)
     def source_asset(context: dg.AssetExecutionContext):  # no return annotation: Dagster would take it as the output type
         meta: dict[str, Any] = {}
-        read = table = None
+        read = table = paths = None
         if src.type == "file":
-            read = reuse.fingerprint(ctx.code_version(), file_paths(ctx, context, meta))
+            paths = file_paths(ctx, context, meta)  # once: the fingerprint must describe the files read
+            read = reuse.fingerprint(ctx.code_version(), paths)
             table = reuse.stored_table(context, ctx.key, read)
         if table is not None:
             context.log.info("the files have not changed since the last materialization: reusing the table it stored")
             loads: list[preload.StreamedLoad] = []
         else:
             try:
-                table, loads = stage(context, meta, stream=True)
+                table, loads = stage(context, meta, True, paths)
             except Rescan:
                 context.log.info("a later block of the file needs wider column types than the first: reading it again with whole-file types")
-                table, loads = stage(context, meta, stream=False)
+                table, loads = stage(context, meta, False, paths)
         try:
             checked = run_checks(ctx, context, table)
         except BaseException:
