@@ -1,11 +1,11 @@
 """PostgreSQL through psycopg 3.
 
-Rows travel as Arrow record batches through pgpq's binary encoder into
-`COPY ... FROM STDIN (FORMAT BINARY)`, with no per-row Python: straight into the table when its
-column types read that encoding as is (append, replace, partition windows into tables of the
-framework's types), else into a temporary stage and on with INSERT ... SELECT (merge, dedupe,
-other column types). Types pgpq cannot encode (decimals over 38 digits) go through COPY in CSV.
-Everything, DDL included, is one transaction.
+Rows travel as Arrow record batches through a binary encoder (`pgbinary`: the framework's C
+encoder, pgpq's for decimals) into `COPY ... FROM STDIN (FORMAT BINARY)`, with no per-row Python:
+straight into the table when its column types read that encoding as is (append, replace,
+partition windows into tables of the framework's types), else into a temporary stage and on with
+INSERT ... SELECT (merge, dedupe, other column types). Types no encoder writes (decimals over 38
+digits) go through COPY in CSV. Everything, DDL included, is one transaction.
 
 `replace` is DELETE + INSERT in that transaction: MVCC readers keep seeing the old rows until the
 commit and are never blocked. (TRUNCATE would take an ACCESS EXCLUSIVE lock, blocking readers,
@@ -27,6 +27,7 @@ from psycopg.copy import LibpqWriter, Writer
 
 from etl_assets.targets.sql.common import TableName, arrow_category, hex_text
 from etl_assets.targets.sql.dialect import Dialect, StageColumn
+from etl_assets.targets.sql.pgbinary import encoder as binary_encoder
 from etl_assets.worker import Worker
 
 SEQ = "_etl_seq"
@@ -175,11 +176,9 @@ class Postgres(Dialect):
         return name
 
     def _copy_into(self, target: str, columns: Sequence[StageColumn], batches: Iterable[pa.RecordBatch]) -> None:
-        """COPY FROM STDIN in pgpq's binary format (CSV for types pgpq cannot encode)."""
-        from pgpq import ArrowToPostgresBinaryEncoder
-
+        """COPY FROM STDIN in the binary format (CSV for types no binary encoder writes)."""
         try:
-            encoder = ArrowToPostgresBinaryEncoder(pa.schema([pa.field(c.name, c.arrow) for c in columns]))
+            encoder = binary_encoder(pa.schema([pa.field(c.name, c.arrow) for c in columns]))
         except ValueError:  # e.g. decimals wider than 38 digits
             self._copy_csv(target, batches)
             return
