@@ -7,6 +7,7 @@ It is built on first access, so importing a submodule (the CLI, the config model
 from __future__ import annotations
 
 import functools
+import gc
 from typing import Any
 
 
@@ -14,7 +15,9 @@ from typing import Any
 def _defs() -> Any:
     from .definitions import load_definitions
 
-    return load_definitions()
+    defs = load_definitions()
+    gc.freeze()  # they live as long as the process (a code server, `dagster job execute`): no need to walk them again
+    return defs
 
 
 def __getattr__(name: str) -> Any:

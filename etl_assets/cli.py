@@ -52,12 +52,12 @@ def cmd_list() -> int:
     return 1 if errors else 0
 
 
-def cmd_run(pipeline: str, select: Sequence[str], partition: str | None) -> int:
+def cmd_run(pipeline: str, select: Sequence[str], partition: str | None, exits_after: bool = False) -> int:
     """Run a pipeline (or some of its assets) in this process and print a summary per asset."""
     from .run import run_pipeline
 
     ensure_local_dagster_home()
-    return run_pipeline(pipeline, select, partition)
+    return run_pipeline(pipeline, select, partition, exits_after=exits_after)
 
 
 LOCAL_INSTANCE_YAML = """\
@@ -82,7 +82,8 @@ def ensure_local_dagster_home() -> Path:
     return Path(os.environ["DAGSTER_HOME"])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, exits_after: bool = False) -> int:
+    """The `etl` command; `exits_after`: this process ends with the command (see `console`)."""
     parser = argparse.ArgumentParser(prog="etl", description="YAML-configured ETL pipelines on Dagster")
     sub = parser.add_subparsers(dest="command", required=True)
     p_validate = sub.add_parser("validate", help="check config files (default: the configs directory)")
@@ -101,10 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_validate(args.paths)
     if args.command == "list":
         return cmd_list()
-    code = cmd_run(args.pipeline, args.select, args.partition)
+    code = cmd_run(args.pipeline, args.select, args.partition, exits_after)
     print(f"finished in {time.monotonic() - started:.1f}s", file=sys.stderr)
     return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .console import main as console
+
+    console()

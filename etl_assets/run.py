@@ -1,6 +1,7 @@
 """`etl run`: execute a pipeline's job in this process and summarise each asset."""
 from __future__ import annotations
 
+import gc
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -93,11 +94,17 @@ def resolve_selection(pipeline: str, select: Sequence[str], job: dg.JobDefinitio
     return keys
 
 
-def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None) -> int:
-    """Execute; print a summary per asset; 0 only when every step and check succeeded."""
+def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None, exits_after: bool = False) -> int:
+    """Execute; print a summary per asset; 0 only when every step and check succeeded.
+
+    `exits_after`: the process ends after the run, so the definitions live as long as it does:
+    they are frozen out of the garbage collector's walks (see `etl_assets.console`)."""
     from .definitions import load_definitions
 
     defs = load_definitions()
+    if exits_after:
+        gc.freeze()
+        gc.enable()
     try:
         job = defs.resolve_job_def(pipeline)
     except Exception:  # noqa: BLE001 - unknown job name
