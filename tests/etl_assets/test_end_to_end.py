@@ -235,3 +235,30 @@ def test_etl_run_rejects_an_unknown_asset_name(project: Path, sqlite_url: str, m
     monkeypatch.setenv("WH_URL", sqlite_url)
     with pytest.raises(SystemExit, match="'nope' is not an asset of pipeline weather"):
         etl_main(["run", "weather", "--select", "nope"])
+
+
+def test_the_etl_command_runs_a_pipeline_in_its_own_process(project: Path, flights_data_dir: Path, sqlite_url: str) -> None:
+    """The installed `etl` script (etl_assets.console): the run's exit codes, the loaded rows."""
+    etl = lambda *args: subprocess.run([str(BIN / "etl"), *args], cwd=project, env=_env(project, WH_URL=sqlite_url), capture_output=True, text=True, timeout=600)  # noqa: E731
+    proc = etl("run", "weather")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert_matches(sqlite_url, flights_data_dir)
+    assert etl("run", "no_such_pipeline").returncode == 2
+    assert etl("list").returncode == 0
+
+
+def test_a_run_in_a_process_that_exits_after_it_turns_the_collector_back_on(project: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`etl run` keeps the garbage collector off while importing and building the definitions,
+    then freezes them and turns it back on for the run itself."""
+    import gc
+
+    from etl_assets.run import run_pipeline
+
+    monkeypatch.setenv("WH_URL", sqlite_url)
+    gc.disable()
+    try:
+        assert run_pipeline("weather", [], None, exits_after=True) == 0
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.enable()
+        gc.unfreeze()
