@@ -7,16 +7,20 @@ step needs the whole table).
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .worker import Worker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     # jemalloc hands freed memory back to the system sooner than Arrow's default (mimalloc keeps
@@ -32,22 +36,34 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
 CHUNK_ROWS = int(os.environ.get("ETL_CHUNK_ROWS", "32768"))
 """Rows per chunk read from a source or a stored table."""
 
-_PANDAS_TYPES = {
-    pa.int8(): pd.Int64Dtype(),
-    pa.int16(): pd.Int64Dtype(),
-    pa.int32(): pd.Int64Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.uint8(): pd.Int64Dtype(),
-    pa.uint16(): pd.Int64Dtype(),
-    pa.uint32(): pd.Int64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
-}
+
+@cache
+def _pandas_types() -> dict[pa.DataType, Any]:
+    import pandas as pd
+
+    return {
+        pa.int8(): pd.Int64Dtype(),
+        pa.int16(): pd.Int64Dtype(),
+        pa.int32(): pd.Int64Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.uint8(): pd.Int64Dtype(),
+        pa.uint16(): pd.Int64Dtype(),
+        pa.uint32(): pd.Int64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+    }
+
+
+def is_frame(value: object) -> bool:
+    """Whether `value` is a pandas DataFrame (never one while pandas is not imported, and this
+    does not import it)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.DataFrame)
 
 
 def to_pandas(data: pa.Table | pa.RecordBatch) -> pd.DataFrame:
     """Arrow -> pandas: integers and booleans become nullable (Int64, boolean), so a null never
     turns an integer column into floats; strings stay Python objects; dates stay dates."""
-    return data.to_pandas(types_mapper=_PANDAS_TYPES.get, date_as_object=True)
+    return data.to_pandas(types_mapper=_pandas_types().get, date_as_object=True)
 
 
 def to_arrow(frame: pd.DataFrame) -> pa.Table:
@@ -135,7 +151,7 @@ class TableWriter:
         self.rows = 0
 
     def write(self, chunk: pa.Table | pa.RecordBatch | pd.DataFrame) -> None:
-        table = to_arrow(chunk) if isinstance(chunk, pd.DataFrame) else pa.Table.from_batches([chunk]) if isinstance(chunk, pa.RecordBatch) else chunk
+        table = to_arrow(chunk) if is_frame(chunk) else pa.Table.from_batches([chunk]) if isinstance(chunk, pa.RecordBatch) else chunk
         self.rows += table.num_rows
         if self._writer is None:
             # Hold chunks until every column has a real type (or the stream ends).

@@ -8,10 +8,9 @@ an ERROR result stops everything downstream and fails the run; `warn` results ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
 from ..assets.common import AssetContext, staged_writer
 from ..config.models import ChecksConfig
@@ -22,6 +21,9 @@ from .quarantine import QuarantineSink, quarantine_place, resource_key
 from .report import check_result
 from .row_count import check_row_count
 from .split import rewrite
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _checks(ctx: AssetContext) -> ChecksConfig | None:
@@ -93,6 +95,8 @@ def evaluate(checks: ChecksConfig, table: StoredTable, chunk_rows: int = CHUNK_R
 
 def _row_reasons(groups: list[GroupResult]) -> pd.Series:
     """Row position -> every reason of that row, `; `-separated, sorted by row."""
+    import pandas as pd
+
     frames = [g.rows.frame() for g in groups]
     failures = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({ROW: [], REASON: []})
     return failures.groupby(ROW, sort=True)[REASON].agg("; ".join)

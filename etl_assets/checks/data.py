@@ -1,14 +1,16 @@
 """Reading parts of a stored table: one column whole, or a few rows by position."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..tables import CHUNK_ROWS, StoredTable, to_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def read_column(table: StoredTable, column: str) -> pd.Series:
@@ -26,6 +28,8 @@ def positioned_batches(table: StoredTable, rows: int = CHUNK_ROWS) -> Iterator[t
 
 def take_rows(table: StoredTable, positions: np.ndarray) -> pd.DataFrame:
     """The rows at these sorted 0-based positions, indexed by position; reads only as far as needed."""
+    import pandas as pd
+
     parts: list[pd.DataFrame] = []
     if len(positions):
         last = int(positions[-1])

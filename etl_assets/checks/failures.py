@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
-import pandas as pd
 
 from ..steps.errors import show_value
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROW, RULE, REASON = "row", "rule", "reason"
 
 
 def format_value(value: Any) -> str:
     """A data value in a reason: strings quoted, nulls as null, long values shortened."""
+    import pandas as pd
+
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return "null"
     if isinstance(value, (np.floating, float)) and float(value).is_integer():
@@ -44,6 +48,8 @@ class RowFailures:
 
     def add(self, rows: Iterable[int], rule: str, values: Iterable[Any] | None = None, detail: Iterable[str] | None = None) -> None:
         """Rows failing `rule`; each reason is the rule with the row's value (and an optional detail)."""
+        import pandas as pd
+
         rows = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows, dtype="int64")
         if not len(rows):
             return
@@ -58,6 +64,8 @@ class RowFailures:
 
     def frame(self) -> pd.DataFrame:
         """All failures sorted by row (a row failing several rules has several entries)."""
+        import pandas as pd
+
         if self._frame is None:
             if not self._parts:
                 self._frame = pd.DataFrame({ROW: pd.Series(dtype="int64"), RULE: pd.Series(dtype=object), REASON: pd.Series(dtype=object)})

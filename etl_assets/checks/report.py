@@ -1,14 +1,16 @@
 """Check results for Dagster: passed, severity, failing rows, passed share, a sample and the rules."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import dagster as dg
-import pandas as pd
 
 from ..tables import StoredTable
 from .data import take_rows
 from .failures import REASON, ROW, RULE, GroupResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SAMPLE_ROWS = 10
 """Failing rows shown in each check result."""
@@ -23,6 +25,8 @@ def severity(mode: str, group: GroupResult) -> dg.AssetCheckSeverity:
 
 def sample_markdown(table: StoredTable, failures: pd.DataFrame, redact: Callable[[str], str]) -> str:
     """The first failing rows: 1-based row number, the rules they fail, then their data."""
+    import pandas as pd
+
     reasons = failures.groupby(ROW, sort=True)[REASON].agg("; ".join).head(SAMPLE_ROWS)
     rows = take_rows(table, reasons.index.to_numpy())
     shown = pd.concat([pd.DataFrame({"row": reasons.index + 1, "failed": reasons.to_numpy()}, index=reasons.index), rows], axis=1)

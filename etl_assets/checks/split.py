@@ -3,15 +3,18 @@ declared types applied; quarantined rows go to the sink in the same pass."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from ..steps.cast import cast_series
 from ..tables import StoredTable, TableWriter, to_pandas
 from .data import positioned_batches
 from .quarantine import QuarantineSink, quarantine_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _convert(chunk: pa.Table, conversions: dict[str, str]) -> pa.Table:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
@@ -17,6 +17,9 @@ from ..storage import TableIOManager
 from ..targets.sql import quote_table
 from ..targets.sql.common import RESERVED_PREFIX, parse_table
 from .models import Preview
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class PreviewUnavailable(Exception):
@@ -43,6 +46,8 @@ def preview(loaded: LoadedPipeline, asset: str, limit: int) -> Preview:
 
 
 def _sql(loaded: LoadedPipeline, target: SqlTarget, limit: int) -> tuple[str, pd.DataFrame]:
+    import pandas as pd
+
     resource = build_pipeline(loaded).resources[connection_resource_key(loaded.config.pipeline, target.connection)]
     url = resource.resolved_url()
     table = quote_table(url, target.table)
@@ -70,6 +75,8 @@ def _file(path: Path, fmt: str | None, limit: int) -> tuple[str, pd.DataFrame]:
 
 def _stored(key: dg.AssetKey, limit: int) -> tuple[str, pd.DataFrame]:
     """The newest stored table of a source or transform (any partition)."""
+    import pandas as pd
+
     folder = TableIOManager().path_for(key, None).parent
     files = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
     if not files:

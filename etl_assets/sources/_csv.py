@@ -14,7 +14,6 @@ from typing import Any, Iterator, Mapping, NamedTuple
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from pandas._libs.parsers import STR_NA_VALUES
 
 from ._common import (
     Scan,
@@ -77,6 +76,8 @@ class CsvOptions:
 
     @classmethod
     def parse(cls, options: Mapping[str, Any], delimiter: str, path: Path) -> "CsvOptions":
+        from pandas._libs.parsers import STR_NA_VALUES
+
         default_nulls = option(options, "default_null_values", bool, True, path)
         column_types = option(options, "column_types", dict, {}, path)
         for column, name in column_types.items():

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-import pandas as pd
 import pyarrow as pa
 
 from ._common import Scan, Spool, check_columns, check_names, numbered_names, option, str_list
 from .errors import SourceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _name(value: Any) -> str:
@@ -22,6 +24,8 @@ def _name(value: Any) -> str:
 
 def _array(series: pd.Series) -> pa.Array:
     """A column as pandas typed it; a column mixing kinds of values (e.g. numbers and text) as text."""
+    import pandas as pd
+
     try:
         return pa.array(series, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -50,6 +54,8 @@ class ExcelReader:
         yield self._table()
 
     def _table(self) -> pa.Table:
+        import pandas as pd
+
         try:
             with pd.ExcelFile(self.path) as book:
                 self._check_sheet(book.sheet_names)

@@ -69,9 +69,8 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-import pandas as pd
 import pyarrow as pa
 
 from ..config.errors import display_path
@@ -83,6 +82,9 @@ from ._json import JsonLinesReader, JsonReader
 from ._parquet import ParquetReader
 from ._text import TextReader
 from .errors import Rescan, SourceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FORMATS", "SourceError", "detect_format", "expand_paths", "read_file_frames", "read_files"]
 

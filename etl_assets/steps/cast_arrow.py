@@ -10,17 +10,25 @@ as null (Python's `str.strip` strips a superset; a value with other whitespace i
 """
 from __future__ import annotations
 
-from typing import Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any, Callable
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.api import types as ptypes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _ASCII_SPACE = " \t\n\r\x0b\x0c"
 _INT64_MIN = -(2**63)
 _TIMESTAMPS = (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC"))
-_PANDAS = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+@cache
+def _pandas_types() -> dict[pa.DataType, Any]:
+    import pandas as pd
+
+    return {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
 def _is_int(t: pa.DataType) -> bool:
@@ -133,6 +141,9 @@ def fast_cast(array: pa.Array, type_: str) -> pa.Array | None:
 
 def fast_cast_series(series: pd.Series, type_: str) -> pd.Series | None:
     """`fast_cast` for a pandas column of text (or integers/booleans to string), or None."""
+    import pandas as pd
+    from pandas.api import types as ptypes
+
     dtype = series.dtype
     textual = dtype == object or ptypes.is_string_dtype(dtype)
     if type_ not in _FAST or not (textual or (type_ == "string" and (ptypes.is_integer_dtype(dtype) or ptypes.is_bool_dtype(dtype)))):
@@ -144,4 +155,4 @@ def fast_cast_series(series: pd.Series, type_: str) -> pd.Series | None:
     out = fast_cast(array, type_)
     if out is None:
         return None
-    return pd.Series(out.to_pandas(types_mapper=_PANDAS.get).array, index=series.index)
+    return pd.Series(out.to_pandas(types_mapper=_pandas_types().get).array, index=series.index)

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..tables import StoredTable
 from .errors import StepProblem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -28,4 +29,4 @@ class StepContext:
         return self._frames[name]
 
 
-StepFunction = Callable[[pd.DataFrame, Any, StepContext], pd.DataFrame]
+StepFunction = Callable[["pd.DataFrame", Any, StepContext], "pd.DataFrame"]

@@ -17,9 +17,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-import pandas as pd
 import pyarrow as pa
 
 from ..config.models.steps import step_name
@@ -33,6 +32,9 @@ from .output import write_chunks, write_frame, write_tables
 from .reshape import RESHAPE_STEPS
 from .rowwise import ROW_STEPS
 from .table import TABLE_STEPS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STEPS: dict[str, StepFunction] = {**ROW_STEPS, **TABLE_STEPS, **RESHAPE_STEPS}
 
@@ -122,6 +124,8 @@ def apply_arrow_step(step: PlannedStep, table: pa.Table, ctx: StepContext, start
             for column, type_ in step.args.items():
                 columns[names.index(column)] = cast_array(table.column(column), type_, column, start)
         return pa.Table.from_arrays(columns, names=names)
+    import pandas as pd
+
     with _reported(step, ctx):  # the pandas step on an empty frame gives the columns (and the errors)
         out = STEPS[step.name](pd.DataFrame(columns=names), step.args, ctx)
     renamed = list(_checked(out, step, ctx).columns)
@@ -146,6 +150,8 @@ def _reported(step: PlannedStep, ctx: StepContext) -> Iterator[None]:
 
 
 def _positioned(frame: pd.DataFrame, start: int) -> pd.DataFrame:
+    import pandas as pd
+
     index = frame.index
     if isinstance(index, pd.RangeIndex) and index.start == start and index.step == 1:
         return frame
@@ -156,6 +162,8 @@ def _positioned(frame: pd.DataFrame, start: int) -> pd.DataFrame:
 
 def _checked(frame: pd.DataFrame, step: PlannedStep, ctx: StepContext) -> pd.DataFrame:
     """String column names, no duplicates, a fresh RangeIndex."""
+    import pandas as pd
+
     names = [str(c) for c in frame.columns]
     seen: set[str] = set()
     for name in names:
@@ -191,6 +199,8 @@ def _stream_arrow(data: StoredTable, steps: list[PlannedStep], ctx: StepContext,
 
 
 def _materialise(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    import pandas as pd
+
     frames = list(chunks)
     full = [f for f in frames if len(f)]
     if not full:

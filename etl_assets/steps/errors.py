@@ -1,9 +1,12 @@
 """Errors of the step engine and the column checks every step makes before it touches the data."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-import pandas as pd
+from ..tables import is_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class StepError(Exception):
@@ -57,7 +60,7 @@ def column_list(columns: Iterable[Any]) -> str:
 def require_columns(frame: pd.DataFrame | Sequence[str], columns: Iterable[str], where: str = "") -> None:
     """Fail with the missing names and the columns that exist (of a frame, or these names), before
     pandas raises a KeyError."""
-    names_there = frame.columns if isinstance(frame, pd.DataFrame) else frame
+    names_there = frame.columns if is_frame(frame) else frame
     existing = set(names_there)
     missing = [c for c in dict.fromkeys(columns) if c not in existing]
     if missing:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import ast
 import re
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from pandas.errors import UndefinedVariableError
 
 from .errors import StepProblem, column_list
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Methods whose result for a row depends only on that row (and on scalar arguments).
 _ROW_METHODS = frozenset(
@@ -82,6 +83,8 @@ def evaluate(frame: pd.DataFrame, expr: str) -> Any:
     Decimal columns (SQL NUMERIC) are seen as floats, as `pandas.read_sql` (coerce_float) gives
     them: pandas cannot do arithmetic on object columns in expressions. The frame keeps its decimals.
     """
+    from pandas.errors import UndefinedVariableError
+
     try:
         return _with_decimals_as_floats(frame).eval(expr, engine="python", local_dict={}, global_dict={})
     except UndefinedVariableError as exc:
@@ -93,6 +96,8 @@ def evaluate(frame: pd.DataFrame, expr: str) -> Any:
 
 
 def _with_decimals_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     decimal_columns = [c for c in frame.columns if frame[c].dtype == object and _holds_decimals(frame[c])]
     if not decimal_columns:
         return frame
@@ -106,6 +111,8 @@ def _holds_decimals(column: pd.Series) -> bool:
 
 def row_mask(frame: pd.DataFrame, expr: str) -> np.ndarray:
     """The rows where a query expression is true; null (NA) counts as false, as in `DataFrame.query`."""
+    import pandas as pd
+
     result = evaluate(frame, expr)
     if isinstance(result, (bool, np.bool_)):
         return np.full(len(frame), bool(result))

@@ -15,14 +15,16 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..tables import TableWriter, to_arrow
 from .errors import StepProblem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _arrow(frame: pd.DataFrame) -> pa.Table:

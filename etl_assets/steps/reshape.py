@@ -1,11 +1,14 @@
 """Long <-> wide: `pivot` and `unpivot` (both whole-table: their row order spans the table)."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..config.models.steps import PivotArgs, UnpivotArgs
 from .context import StepContext, StepFunction
 from .errors import StepProblem, require_columns, require_unique
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def pivot(frame: pd.DataFrame, args: PivotArgs, ctx: StepContext) -> pd.DataFrame:
@@ -30,6 +33,8 @@ def pivot(frame: pd.DataFrame, args: PivotArgs, ctx: StepContext) -> pd.DataFram
 def unpivot(frame: pd.DataFrame, args: UnpivotArgs, ctx: StepContext) -> pd.DataFrame:
     """`pd.melt(id_vars, value_vars, var_name=variable, value_name=value)`: for each value column
     in turn, all rows (so the order is column-major); without value_columns every other column."""
+    import pandas as pd
+
     require_columns(frame, args.id_columns)
     if args.value_columns is not None:
         require_columns(frame, args.value_columns)

@@ -6,16 +6,17 @@ that enters the step (also when the step gets one chunk of it).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from pandas.api import types as ptypes
 
 from .cast import cast_series
 from .context import StepContext, StepFunction
 from .errors import StepProblem, require_columns, require_unique
 from .expressions import evaluate, row_mask
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def select(frame: pd.DataFrame, columns: list[str], ctx: StepContext) -> pd.DataFrame:
@@ -52,6 +53,8 @@ def filter_(frame: pd.DataFrame, expr: str, ctx: StepContext) -> pd.DataFrame:
 
 
 def derive(frame: pd.DataFrame, expressions: dict[str, str], ctx: StepContext) -> pd.DataFrame:
+    import pandas as pd
+
     out = frame.copy()
     for column, expr in expressions.items():
         value = evaluate(out, expr)
@@ -80,6 +83,8 @@ def _strip(value: Any) -> Any:
 
 
 def trim(frame: pd.DataFrame, columns: Any, ctx: StepContext) -> pd.DataFrame:
+    from pandas.api import types as ptypes
+
     if columns == "all":
         columns = [c for c in frame.columns if frame[c].dtype == object or ptypes.is_string_dtype(frame[c].dtype)]
     else:
@@ -103,6 +108,8 @@ def replace(frame: pd.DataFrame, mappings: dict[str, dict[Any, Any]], ctx: StepC
 def replace_keys(series: pd.Series, mapping: dict[Any, Any]) -> dict[Any, Any]:
     """YAML keys fitted to the column: in a numeric column the key "1" also means 1, in a boolean
     column "true"/"false" mean True/False, in a text column the key 1 also means "1"."""
+    from pandas.api import types as ptypes
+
     dtype = series.dtype
     out: dict[Any, Any] = {}
     for key, new in mapping.items():

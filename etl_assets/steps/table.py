@@ -5,15 +5,16 @@ import importlib
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
-import pandas as pd
-from pandas.api import types as ptypes
 
 from ..config.models.steps import AggregateArgs, DedupeArgs, JoinArgs, OneHotArgs, ScaleArgs, SortArgs, parse_metric
 from .context import StepContext, StepFunction
 from .errors import StepProblem, require_columns, require_unique
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def dedupe(frame: pd.DataFrame, args: DedupeArgs, ctx: StepContext) -> pd.DataFrame:
@@ -48,6 +49,9 @@ def aggregate(frame: pd.DataFrame, args: AggregateArgs, ctx: StepContext) -> pd.
 
 def _aggregate_all(frame: pd.DataFrame, metrics: dict[str, tuple[str, str | None]]) -> pd.DataFrame:
     """Without `by`: one row over the whole table (also for an empty table: counts 0, sums 0)."""
+    import pandas as pd
+    from pandas.api import types as ptypes
+
     if len(frame):
         key = "__etl_all__"
         named = {out: (key, "size") if col is None else (col, fn) for out, (fn, col) in metrics.items()}
@@ -66,6 +70,8 @@ def _aggregate_all(frame: pd.DataFrame, metrics: dict[str, tuple[str, str | None
 
 
 def join(frame: pd.DataFrame, args: JoinArgs, ctx: StepContext) -> pd.DataFrame:
+    import pandas as pd
+
     right = ctx.input_frame(args.with_, "join: the")
     if isinstance(args.on, dict):
         left_on, right_on = list(args.on), list(args.on.values())
@@ -79,11 +85,15 @@ def join(frame: pd.DataFrame, args: JoinArgs, ctx: StepContext) -> pd.DataFrame:
 
 
 def union(frame: pd.DataFrame, names: list[str], ctx: StepContext) -> pd.DataFrame:
+    import pandas as pd
+
     others = [ctx.input_frame(name, "union: the") for name in names]
     return pd.concat([frame, *others], ignore_index=True)
 
 
 def _numeric_values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    from pandas.api import types as ptypes
+
     series = frame[column]
     if not (ptypes.is_numeric_dtype(series.dtype) or ptypes.is_bool_dtype(series.dtype)):
         raise StepProblem(f"column {column!r} is not numeric (it holds {series.dtype}); cast it first")
@@ -93,6 +103,8 @@ def _numeric_values(frame: pd.DataFrame, column: str) -> np.ndarray:
 def scale(frame: pd.DataFrame, args: ScaleArgs, ctx: StepContext) -> pd.DataFrame:
     """standard: (x - mean) / population sd; minmax: (x - min) / (max - min). Statistics over the
     whole table, nulls ignored and kept null; a constant column becomes 0.0 (as scikit-learn)."""
+    import pandas as pd
+
     require_columns(frame, args.columns)
     out = frame.copy()
     for column in dict.fromkeys(args.columns):
@@ -111,6 +123,8 @@ def scale(frame: pd.DataFrame, args: ScaleArgs, ctx: StepContext) -> pd.DataFram
 def one_hot(frame: pd.DataFrame, args: OneHotArgs, ctx: StepContext) -> pd.DataFrame:
     """`pd.get_dummies`: one int 0/1 column `<col>_<value>` per distinct non-null value (sorted),
     appended after the other columns, column by column; a null row is 0 everywhere."""
+    import pandas as pd
+
     require_columns(frame, args.columns)
     require_unique(args.columns, "one_hot")
     dummies = pd.get_dummies(frame[args.columns], columns=args.columns, prefix_sep="_", dtype="int64")
@@ -136,6 +150,8 @@ def _import_paths(paths: Sequence[Path]) -> Iterator[None]:
 
 
 def python(frame: pd.DataFrame, target: str, ctx: StepContext) -> pd.DataFrame:
+    import pandas as pd
+
     module_name, function_name = target.split(":", 1)
     with _import_paths(ctx.import_paths):
         try:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol, Sequence
 
-import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import URL, make_url
 
@@ -22,6 +21,9 @@ from etl_assets.targets import LoadResult, TargetError
 from etl_assets.targets.sql.common import RESERVED_PREFIX, TableName, canonical_type, cast_column, parse_table, rows_outside
 from etl_assets.targets.sql.dialect import Dialect
 from etl_assets.targets.sql.modes import Job, Mode, Table, resolve_window, run_load
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["PartitionWindow", "load_sql", "read_table", "quote_table", "LoadResult", "TargetError"]
 
@@ -98,6 +100,8 @@ def read_table(url: str, table: str, timeout_seconds: float = 30) -> pd.DataFram
     """The data columns (not `_etl_*`) of a table, for tests and previews: integers as Int64,
     booleans as boolean, timestamps as datetime64 (UTC for timezone-aware columns), dates as
     `datetime.date`."""
+    import pandas as pd
+
     dialect = _dialect(url, timeout_seconds)
     name = parse_table(table)
     try:
@@ -236,6 +240,8 @@ def _check_key(data: Table, names: list[str], key: list[str], chunk_rows: int) -
 
 def _python_values(series: pd.Series, category: str) -> Any:
     """Database values (driver types, or SQLite text) as typed pandas values."""
+    import pandas as pd
+
     if category == "integer":
         return series.astype("Int64")
     if category == "bool":

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -267,6 +266,8 @@ def _mix(values: np.ndarray, own: bool = False) -> np.ndarray:
 def _bytes_hashes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """siphash-2-4 (pandas' hash_array, the lanes' fixed keys) of each UTF-8 string / byte string;
     each distinct value is hashed once (a null's hash is arbitrary: callers mask nulls)."""
+    import pandas as pd
+
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
         encoded = pc.dictionary_encode(values)
         distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
@@ -324,6 +325,8 @@ def row_hash(columns: list[tuple[str, pa.Array, str]]) -> pa.FixedSizeBinaryArra
     differs from an empty string, and a row missing a column hashes like a row where it is NULL
     (what the table stores). Two independent 64-bit lanes make collisions negligible.
     """
+    import pandas as pd
+
     rows = len(columns[0][1]) if columns else 0
     totals = [np.zeros(rows, dtype=np.uint64), np.zeros(rows, dtype=np.uint64)]
     for name, values, category in columns:
