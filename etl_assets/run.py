@@ -97,14 +97,12 @@ def resolve_selection(pipeline: str, select: Sequence[str], job: dg.JobDefinitio
 def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None, exits_after: bool = False) -> int:
     """Execute; print a summary per asset; 0 only when every step and check succeeded.
 
-    `exits_after`: the process ends after the run, so the definitions live as long as it does:
-    they are frozen out of the garbage collector's walks (see `etl_assets.console`)."""
+    `exits_after`: the process ends after the run, so the definitions and the instance live as
+    long as it does: they are frozen out of the garbage collector's walks, which the caller kept
+    off while they were made, and the collector is turned on for the run (see `etl_assets.console`)."""
     from .definitions import load_definitions
 
     defs = load_definitions()
-    if exits_after:
-        gc.freeze()
-        gc.enable()
     try:
         job = defs.resolve_job_def(pipeline)
     except Exception:  # noqa: BLE001 - unknown job name
@@ -113,6 +111,9 @@ def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None, ex
         return 2
     keys = resolve_selection(pipeline, select, job)
     with dg.DagsterInstance.get() as instance:
+        if exits_after:
+            gc.freeze()
+            gc.enable()
         result = job.execute_in_process(
             instance=instance,
             asset_selection=keys or None,
