@@ -14,6 +14,7 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ import textwrap
 import time
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
@@ -212,6 +214,7 @@ def main() -> None:
     ap.add_argument("--skip-peers", action="store_true", help="no pandas.to_sql / dlt")
     ap.add_argument("--skip-other-dbs", action="store_true", help="no SQLite / MariaDB")
     ap.add_argument("--verify", action="store_true", help="compare every loaded PostgreSQL table with the \\copy one (EXCEPT ALL)")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N", help="rounds of every load; the table gives each one's median")
     args = ap.parse_args()
 
     files = build_data()
@@ -230,67 +233,25 @@ def main() -> None:
         # Dagster's fixed cost: a 1-row file, plain append
         psql("DROP TABLE IF EXISTS startup")
         bench.etl("startup", files["one"], PG, "startup")  # warm-up: creates Dagster's storage
-        wall, rss = bench.etl("startup", files["one"], PG, "startup", write=False)
-        startup = wall
-        print(f"etl run of a 1-row file (fixed start-up cost): {wall:.2f} s, {rss:.0f} MB", flush=True)
+        # the median of 3 runs each (a single run of a few seconds drifts by 10-20% here)
+        startup, rss = median_run(lambda: bench.etl("startup", files["one"], PG, "startup", write=False))
+        print(f"etl run of a 1-row file (fixed start-up cost, median of 3): {startup:.2f} s, {rss:.0f} MB", flush=True)
         dlt_startup = None
         if not args.skip_peers:
-            dlt_startup, rss = run_dlt(files["one"], work)
-            print(f"dlt run of a 1-row file (its fixed start-up cost): {dlt_startup:.2f} s, {rss:.0f} MB", flush=True)
+            dlt_startup, rss = median_run(lambda: run_dlt(files["one"], work))
+            print(f"dlt run of a 1-row file (its fixed start-up cost, median of 3): {dlt_startup:.2f} s, {rss:.0f} MB", flush=True)
 
         for size in args.sizes:
             path = files[size]
             rows = rows_of(path)
             mb = path.stat().st_size / 1e6
-            print(f"\n== {size}x: {rows:,} rows, {mb:.0f} MB, load {load()}", flush=True)
-
-            def record(name: str, wall: float, rss: float, fixed: bool = False, loaded: int | None = None) -> None:
-                r = {"size": size, "name": name, "rows": rows, "wall": wall, "rss": rss, "fixed": fixed}
-                results.append(r)
-                extra = f", loaded {loaded:,}" if loaded is not None else ""
-                print(f"{name:<44} {wall:7.2f} s {rss:7.0f} MB{extra}", flush=True)
-
-            psql("DROP TABLE IF EXISTS copy_t")
-            psql(f"CREATE TABLE copy_t ({COLUMNS})")
-            wall, rss = run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "etl_bench", "-Xqc",
-                             f"\\copy copy_t ({', '.join(NAMES)}) FROM '{path}' CSV HEADER NULL 'NA'"])
-            record("psql \\copy", wall, rss, loaded=int(psql("SELECT count(*) FROM copy_t")))
-
-            psql("DROP TABLE IF EXISTS etl_a")
-            wall, rss = bench.etl(f"a{size}", path, PG, "etl_a")
-            record("etl run (a) append", wall, rss, True, int(psql("SELECT count(*) FROM etl_a")))
-            if args.verify:
-                verify("etl_a")
-
-            psql("DROP TABLE IF EXISTS etl_b")
-            wall, rss = bench.etl(f"b{size}", path, PG, "etl_b", checked=True)
-            record("etl run (b) cast+checks+dedupe", wall, rss, True, int(psql("SELECT count(*) FROM etl_b")))
-            wall, rss = bench.etl(f"b{size}", path, PG, "etl_b", checked=True, write=False)
-            record("etl run (c) re-run of (b), inserts nothing", wall, rss, True, int(psql("SELECT count(*) FROM etl_b")))
-
-            if not args.skip_peers:
-                if size == "1":
-                    psql("DROP TABLE IF EXISTS to_sql_t")
-                    wall, rss = run([PY, "-c", TO_SQL, str(path), PG, "to_sql_t"])
-                    record("pandas.to_sql", wall, rss, loaded=int(psql("SELECT count(*) FROM to_sql_t")))
-                wall, rss = run_dlt(path, work)
-                record("dlt (arrow -> csv COPY, no compression)", wall, rss, loaded=int(psql("SELECT count(*) FROM bench_dlt.flights")))
-
-            if not args.skip_other_dbs:
-                db = work / f"bench_{size}.db"
-                wall, rss = bench.etl(f"s{size}", path, f"sqlite:///{db}", "etl_a")
-                import sqlite3
-
-                with sqlite3.connect(db) as con:
-                    n = con.execute("SELECT count(*) FROM etl_a").fetchone()[0]
-                record("etl run (a) append -> SQLite", wall, rss, True, n)
-                if mariadb:
-                    mysql("DROP TABLE IF EXISTS etl_bench.etl_a")
-                    wall, rss = bench.etl(f"m{size}", path, MYSQL, "etl_a")
-                    record("etl run (a) append -> MariaDB", wall, rss, True, int(mysql("SELECT count(*) FROM etl_bench.etl_a")))
+            for rep in range(1, args.repeat + 1):
+                print(f"\n== {size}x: {rows:,} rows, {mb:.0f} MB, round {rep} of {args.repeat}, load {load()}", flush=True)
+                measure_size(bench, args, size, path, rows, work, mariadb, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    results = medians(results)
     print(f"\nload average at end: {load()}")
     print(f"fixed start-up cost (1-row file): etl run {startup:.2f} s" + (f", dlt {dlt_startup:.2f} s" if dlt_startup is not None else ""))
     print("'net' = wall minus the tool's own fixed start-up cost\n")
@@ -311,6 +272,77 @@ def main() -> None:
                 net_s = "| "
             print(f"| {size}x | {r['name']} | {r['wall']:.1f} | {rate:,.0f} | {rate / copy_rate:.2f} | {net_s} | {r['rss']:.0f} |")
     summary(results, args.sizes, startup, dlt_startup)
+
+
+def measure_size(bench: Bench, args: argparse.Namespace, size: str, path: Path, rows: int, work: Path, mariadb: bool, results: list[dict]) -> None:
+    """One round of every load of the `size` file."""
+
+    def record(name: str, wall: float, rss: float, fixed: bool = False, loaded: int | None = None) -> None:
+        r = {"size": size, "name": name, "rows": rows, "wall": wall, "rss": rss, "fixed": fixed}
+        results.append(r)
+        extra = f", loaded {loaded:,}" if loaded is not None else ""
+        print(f"{name:<44} {wall:7.2f} s {rss:7.0f} MB{extra}", flush=True)
+
+    psql("DROP TABLE IF EXISTS copy_t")
+    psql(f"CREATE TABLE copy_t ({COLUMNS})")
+    wall, rss = run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "etl_bench", "-Xqc",
+                     f"\\copy copy_t ({', '.join(NAMES)}) FROM '{path}' CSV HEADER NULL 'NA'"])
+    record("psql \\copy", wall, rss, loaded=int(psql("SELECT count(*) FROM copy_t")))
+
+    psql("DROP TABLE IF EXISTS etl_a")
+    os.utime(path)  # a new modification time: no round reuses the table an earlier one stored
+    wall, rss = bench.etl(f"a{size}", path, PG, "etl_a")
+    record("etl run (a) append", wall, rss, True, int(psql("SELECT count(*) FROM etl_a")))
+    if args.verify:
+        verify("etl_a")
+
+    psql("DROP TABLE IF EXISTS etl_b")
+    os.utime(path)
+    wall, rss = bench.etl(f"b{size}", path, PG, "etl_b", checked=True)
+    record("etl run (b) cast+checks+dedupe", wall, rss, True, int(psql("SELECT count(*) FROM etl_b")))
+    wall, rss = bench.etl(f"b{size}", path, PG, "etl_b", checked=True, write=False)
+    record("etl run (c) re-run of (b), inserts nothing", wall, rss, True, int(psql("SELECT count(*) FROM etl_b")))
+
+    if not args.skip_peers:
+        if size == "1":
+            psql("DROP TABLE IF EXISTS to_sql_t")
+            wall, rss = run([PY, "-c", TO_SQL, str(path), PG, "to_sql_t"])
+            record("pandas.to_sql", wall, rss, loaded=int(psql("SELECT count(*) FROM to_sql_t")))
+        wall, rss = run_dlt(path, work)
+        record("dlt (arrow -> csv COPY, no compression)", wall, rss, loaded=int(psql("SELECT count(*) FROM bench_dlt.flights")))
+
+    if not args.skip_other_dbs:
+        db = work / f"bench_{size}.db"
+        db.unlink(missing_ok=True)
+        os.utime(path)
+        wall, rss = bench.etl(f"s{size}", path, f"sqlite:///{db}", "etl_a")
+        import sqlite3
+
+        with sqlite3.connect(db) as con:
+            n = con.execute("SELECT count(*) FROM etl_a").fetchone()[0]
+        record("etl run (a) append -> SQLite", wall, rss, True, n)
+        if mariadb:
+            mysql("DROP TABLE IF EXISTS etl_bench.etl_a")
+            os.utime(path)
+            wall, rss = bench.etl(f"m{size}", path, MYSQL, "etl_a")
+            record("etl run (a) append -> MariaDB", wall, rss, True, int(mysql("SELECT count(*) FROM etl_bench.etl_a")))
+
+
+def median_run(measure: Callable[[], tuple[float, float]], times: int = 3) -> tuple[float, float]:
+    """Median wall time and highest peak RSS of `times` runs."""
+    runs = [measure() for _ in range(times)]
+    return statistics.median(w for w, _ in runs), max(r for _, r in runs)
+
+
+def medians(results: list[dict]) -> list[dict]:
+    """One row per (size, load): the median wall time of its rounds, the highest peak RSS."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["size"], r["name"]), []).append(r)
+    return [
+        {**runs[0], "wall": statistics.median(r["wall"] for r in runs), "rss": max(r["rss"] for r in runs), "rounds": len(runs)}
+        for runs in groups.values()
+    ]
 
 
 def summary(results: list[dict], sizes: list[str], startup: float, dlt_startup: float | None) -> None:
