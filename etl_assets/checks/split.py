@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from ..steps.cast import cast_series
 from ..tables import StoredTable, TableWriter, to_pandas
 from .data import positioned_batches
 from .quarantine import QuarantineSink, quarantine_rows
@@ -18,6 +17,8 @@ if TYPE_CHECKING:
 
 
 def _convert(chunk: pa.Table, conversions: dict[str, str]) -> pa.Table:
+    from ..steps.cast import cast_series  # it imports pandas
+
     for column, declared in conversions.items():
         series = to_pandas(chunk.select([column]))[column]
         converted = pa.Array.from_pandas(cast_series(series, declared, column))

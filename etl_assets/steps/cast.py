@@ -37,17 +37,16 @@ import math
 import re
 import warnings
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+from pandas.api import types as ptypes
 
 from ..tables import to_pandas
 from .cast_arrow import fast_cast, fast_cast_series
 from .errors import CastProblem
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _SPECIAL_FLOAT = re.compile(r"^[+-]?(inf|infinity|nan)$", re.IGNORECASE)
@@ -75,8 +74,6 @@ def cast_array(array: pa.Array | pa.ChunkedArray, type_: str, column: str, start
     fast = fast_cast(array, type_)
     if fast is not None:
         return fast
-    import pandas as pd
-
     series = to_pandas(pa.table({column: array}))[column]
     series.index = pd.RangeIndex(start, start + len(series))
     return pa.array(_CASTS[type_](series, column), from_pandas=True)
@@ -89,8 +86,6 @@ def _fail(series: pd.Series, position: int, column: str, type_: str, why: str = 
 
 
 def _is_null(value: Any) -> bool:
-    import pandas as pd
-
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, (float, np.floating)):
@@ -120,9 +115,6 @@ def _per_value(series: pd.Series, column: str, type_: str, convert: Callable[[An
 
 
 def _is_datetime_like(dtype: Any) -> bool:
-    import pandas as pd
-    from pandas.api import types as ptypes
-
     return ptypes.is_datetime64_any_dtype(dtype) or ptypes.is_timedelta64_dtype(dtype) or isinstance(dtype, pd.PeriodDtype)
 
 
@@ -156,9 +148,6 @@ def _int_value(value: Any) -> int:
 
 
 def to_integer(series: pd.Series, column: str) -> pd.Series:
-    import pandas as pd
-    from pandas.api import types as ptypes
-
     dtype = series.dtype
     if ptypes.is_integer_dtype(dtype) or ptypes.is_bool_dtype(dtype):
         if ptypes.is_unsigned_integer_dtype(dtype):
@@ -204,9 +193,6 @@ def _float_value(value: Any) -> float:
 
 
 def to_float(series: pd.Series, column: str) -> pd.Series:
-    import pandas as pd
-    from pandas.api import types as ptypes
-
     dtype = series.dtype
     if ptypes.is_numeric_dtype(dtype) or ptypes.is_bool_dtype(dtype):
         return pd.Series(series.to_numpy(dtype="float64", na_value=np.nan), index=series.index)
@@ -227,8 +213,6 @@ def _string_value(value: Any) -> str:
 
 
 def to_string(series: pd.Series, column: str) -> pd.Series:
-    import pandas as pd
-
     if series.dtype == object and all(isinstance(v, str) or _is_null(v) for v in series.array):
         values = [None if _is_null(v) else v for v in series.array]
     else:
@@ -257,9 +241,6 @@ def _bool_value(value: Any) -> bool:
 
 
 def to_boolean(series: pd.Series, column: str) -> pd.Series:
-    import pandas as pd
-    from pandas.api import types as ptypes
-
     if ptypes.is_bool_dtype(series.dtype):
         return series.astype("boolean")
     if _is_datetime_like(series.dtype):
@@ -277,9 +258,6 @@ def _is_aware(value: Any) -> bool:
 
 def _parse_datetimes(series: pd.Series, column: str, type_: str) -> pd.Series:
     """Object values (ISO strings, dates, datetimes) -> datetime64[ns] (UTC when any is aware)."""
-    import pandas as pd
-    from pandas.api import types as ptypes
-
     if _is_datetime_like(series.dtype) and not ptypes.is_datetime64_any_dtype(series.dtype):
         _reject_non_null_datetimes(series, column, type_)
     if ptypes.is_datetime64_any_dtype(series.dtype):
@@ -324,8 +302,6 @@ def _parse_datetimes(series: pd.Series, column: str, type_: str) -> pd.Series:
 
 def _timestamps(values: list[Any], rows: np.ndarray, utc: bool) -> pd.Series:
     """The values at `rows` parsed as ISO 8601 (unparseable ones NaT)."""
-    import pandas as pd
-
     chunk = pd.Series([values[i] for i in rows], dtype=object)
     return pd.to_datetime(chunk, format="ISO8601", errors="coerce", utc=utc)
 
@@ -333,9 +309,6 @@ def _timestamps(values: list[Any], rows: np.ndarray, utc: bool) -> pd.Series:
 def _naive_timestamps(values: list[Any], rows: np.ndarray) -> tuple[pd.Series, np.ndarray]:
     """`_timestamps` without UTC for values the pattern finds no zone in, and a mask of those
     that pandas reads with a zone after all (NaT in the result)."""
-    import pandas as pd
-    from pandas.api import types as ptypes
-
     parsed = _parse_naive(values, rows)
     zoned = np.zeros(len(rows), dtype=bool)
     if parsed is not None and ptypes.is_datetime64_dtype(parsed.dtype):
@@ -362,8 +335,6 @@ def _parse_naive(values: list[Any], rows: np.ndarray) -> pd.Series | None:
 
 
 def to_datetime(series: pd.Series, column: str) -> pd.Series:
-    import pandas as pd
-
     try:
         return _parse_datetimes(series, column, "datetime")
     except (pd.errors.OutOfBoundsDatetime, OverflowError) as exc:
@@ -371,8 +342,6 @@ def to_datetime(series: pd.Series, column: str) -> pd.Series:
 
 
 def _out_of_bounds(series: pd.Series, column: str, type_: str) -> CastProblem:
-    import pandas as pd
-
     for i, value in enumerate(series.array):
         if _is_null(value):
             continue
@@ -384,9 +353,6 @@ def _out_of_bounds(series: pd.Series, column: str, type_: str) -> CastProblem:
 
 
 def to_date(series: pd.Series, column: str) -> pd.Series:
-    import pandas as pd
-    from pandas.api import types as ptypes
-
     if series.dtype == object and all(type(v) is dt.date or _is_null(v) for v in series.array):
         return pd.Series([None if _is_null(v) else v for v in series.array], index=series.index, dtype=object)
     if ptypes.is_datetime64_any_dtype(series.dtype):
@@ -424,8 +390,6 @@ def _decimal_value(value: Any) -> Decimal:
 
 
 def to_decimal(series: pd.Series, column: str) -> pd.Series:
-    import pandas as pd
-
     if _is_datetime_like(series.dtype):
         _reject_non_null_datetimes(series, column, "decimal")
     return pd.Series(_per_value(series, column, "decimal", _decimal_value), index=series.index, dtype=object)

@@ -23,7 +23,6 @@ import pyarrow as pa
 
 from ..config.models.steps import step_name
 from ..tables import CHUNK_ROWS, StoredTable, TableWriter
-from .cast import cast_array
 from .columnar import arrow_ready, normalised
 from .context import StepContext, StepFunction
 from .errors import CastError, CastProblem, StepError, StepProblem, require_columns
@@ -118,6 +117,8 @@ def apply_arrow_step(step: PlannedStep, table: pa.Table, ctx: StepContext, start
     """`apply_step` for a step of `columnar.ARROW_STEPS` on an Arrow table (see `columnar`)."""
     names = table.column_names
     if step.name == "cast":
+        from .cast import cast_array  # it imports pandas, for the values Arrow does not decide
+
         with _reported(step, ctx):
             require_columns(names, step.args)
             columns = table.columns

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cast import cast_series
 from .context import StepContext, StepFunction
 from .errors import StepProblem, require_columns, require_unique
 from .expressions import evaluate, row_mask
@@ -41,6 +40,8 @@ def rename(frame: pd.DataFrame, mapping: dict[str, str], ctx: StepContext) -> pd
 
 
 def cast(frame: pd.DataFrame, types: dict[str, str], ctx: StepContext) -> pd.DataFrame:
+    from .cast import cast_series  # it imports pandas
+
     require_columns(frame, types)
     out = frame.copy()
     for column, type_ in types.items():
