@@ -16,7 +16,7 @@ def _defs() -> Any:
     from .definitions import load_definitions
 
     defs = load_definitions()
-    gc.freeze()  # they live as long as the process (a code server, `dagster job execute`): no need to walk them again
+    gc.freeze()  # they live as long as the process (a code server, `dagster job execute`): never walk them again
     return defs
 
 

@@ -14,7 +14,7 @@ import sys
 def main() -> None:
     run = sys.argv[1:2] == ["run"]
     if run:
-        gc.disable()  # re-enabled by run_pipeline once the definitions are built
+        gc.disable()  # run_pipeline turns it on again once the definitions are built and the instance is open
     from .cli import main as cli_main
 
     code = cli_main(exits_after=run)
