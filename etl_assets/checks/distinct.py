@@ -31,8 +31,6 @@ class DistinctCounter:
         uniques = pc.unique(values.drop_null())
         if not len(uniques):
             return
-        if isinstance(uniques, pa.ChunkedArray):
-            uniques = uniques.combine_chunks()
         if self._estimating:
             self._update_registers(uniques)
             return
