@@ -15,11 +15,27 @@ def column_schema(schema: pa.Schema) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
 
 
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def markdown_table(table: pa.Table) -> str:
+    """A markdown table of every row of `table` (nulls as empty cells), built from Arrow: a
+    preview does not import pandas."""
+    if not table.num_columns:
+        return "(no columns)"
+    lines = ["| " + " | ".join(_cell(n) for n in table.column_names) + " |", "|" + "---|" * table.num_columns]
+    columns = [column.to_pylist() for column in table.columns]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in zip(*columns)]
+    return "\n".join(lines)
+
+
 def table_metadata(table: StoredTable, redact: Callable[[str], str] = lambda s: s) -> dict[str, Any]:
     """`dagster/row_count`, `dagster/column_schema` and a markdown preview."""
-    preview = table.head(PREVIEW_ROWS)
     return {
         "dagster/row_count": dg.MetadataValue.int(table.num_rows),
         "dagster/column_schema": column_schema(table.schema),
-        "preview": dg.MetadataValue.md(redact(preview.to_markdown(index=False)) if len(preview.columns) else "(no columns)"),
+        "preview": dg.MetadataValue.md(redact(markdown_table(table.head(PREVIEW_ROWS)))),
     }

@@ -7,9 +7,11 @@ step needs the whole table).
 from __future__ import annotations
 
 import os
+import struct
 import sys
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol
@@ -51,6 +53,27 @@ def _pandas_types() -> dict[pa.DataType, Any]:
         pa.uint32(): pd.Int64Dtype(),
         pa.bool_(): pd.BooleanDtype(),
     }
+
+
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def scalar(value: Any) -> pa.Scalar:
+    """`pa.scalar(value)` for str, int, float and datetime (naive or UTC) values, built from bytes:
+    pyarrow imports pandas (~0.25 s) at its first conversion of any Python value."""
+    if isinstance(value, str):
+        data = value.encode()
+        return pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(struct.pack("<ii", 0, len(data))), pa.py_buffer(data)])[0]
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return pa.Array.from_buffers(pa.int64(), 1, [None, pa.py_buffer(struct.pack("<q", value))])[0]
+    if isinstance(value, float):
+        return pa.Array.from_buffers(pa.float64(), 1, [None, pa.py_buffer(struct.pack("<d", value))])[0]
+    if isinstance(value, datetime) and value.tzinfo in (None, timezone.utc):
+        micros = (value.replace(tzinfo=None) - _EPOCH) // _MICROSECOND
+        type_ = pa.timestamp("us", tz="UTC" if value.tzinfo else None)
+        return pa.Array.from_buffers(type_, 1, [None, pa.py_buffer(struct.pack("<q", micros))])[0]
+    return pa.scalar(value)
 
 
 def is_frame(value: object) -> bool:
@@ -115,10 +138,11 @@ class StoredTable:
     def to_pandas(self) -> pd.DataFrame:
         return to_pandas(self.read())
 
-    def head(self, rows: int = 5) -> pd.DataFrame:
+    def head(self, rows: int = 5) -> pa.Table:
+        """The first `rows` rows."""
         for batch in self.batches(rows):
-            return to_pandas(batch)
-        return to_pandas(self.schema.empty_table())
+            return pa.Table.from_batches([batch])
+        return self.schema.empty_table()
 
 
 class SchemaMismatch(ValueError):

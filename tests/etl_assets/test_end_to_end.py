@@ -262,3 +262,30 @@ def test_a_run_in_a_process_that_exits_after_it_turns_the_collector_back_on(proj
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+PLAIN_LOAD = """
+pipeline: plain
+connections:
+  db: {{type: sql, url: "{url}"}}
+sources:
+  - {{name: raw, type: file, path: "{path}"}}
+targets:
+  - {{name: load, input: raw, type: sql, connection: db, table: weather, mode: append}}
+"""
+
+
+@pytest.mark.parametrize("db", ["pg_url", "sqlite_url"])
+def test_a_plain_file_to_table_run_does_not_import_pandas(tmp_path: Path, flights_data_dir: Path, db: str, request: pytest.FixtureRequest) -> None:
+    """pandas (~0.25 s of every run) is imported only by the steps and checks that use it: not by
+    CSV parsing, the bookkeeping columns of a load or the materialization's preview."""
+    url = request.getfixturevalue(db)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "plain.yaml").write_text(PLAIN_LOAD.format(url=url, path=flights_data_dir / "weather.csv"))
+    (tmp_path / "dagster_home").mkdir()
+    env = _env(tmp_path, ETL_CONFIGS_DIR=str(tmp_path / "configs"), ETL_DATA_DIR=str(tmp_path / "data"), DAGSTER_HOME=str(tmp_path / "dagster_home"))
+    code = "import sys; from etl_assets.run import run_pipeline; code = run_pipeline('plain', [], None); print(code, 'pandas' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "0 False"
+    assert len(read(url, "weather")) == len(pd.read_csv(flights_data_dir / "weather.csv"))

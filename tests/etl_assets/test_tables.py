@@ -2,13 +2,14 @@
 observers; errors of that thread reach the caller; nothing is left behind on failure."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from etl_assets.checks.profile import Profiler, column_profile
-from etl_assets.tables import SchemaMismatch, StoredTable, TableWriter
+from etl_assets.tables import SchemaMismatch, StoredTable, TableWriter, scalar
 
 
 class Recorder:
@@ -62,3 +63,19 @@ def test_profile_gathered_while_writing_equals_one_read_afterwards(tmp_path: Pat
             writer.write(chunk)
         stored = writer.commit()
     assert column_profile(stored) == column_profile(StoredTable(stored.path))
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "run-1", "é ünïcode", 0, -(2**63), 2**63 - 1, 1.5, float("nan"),
+     datetime(2026, 12, 1, 21, 30, 5, 123456, tzinfo=timezone.utc), datetime(1969, 7, 20, 20, 17, 40), True, None],
+)
+def test_scalar_equals_pyarrows_own(value: object) -> None:
+    got, want = scalar(value), pa.scalar(value)
+    assert got.type == want.type
+    assert got.equals(want) or (value != value and got.as_py() != got.as_py())
+
+
+def test_scalar_of_an_int_beyond_int64_fails_as_pyarrows_own() -> None:
+    with pytest.raises(OverflowError):
+        scalar(2**63)

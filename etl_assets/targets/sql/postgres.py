@@ -29,6 +29,7 @@ from etl_assets.targets.sql.common import TableName, arrow_category, hex_text
 from etl_assets.targets.sql.dialect import Dialect, StageColumn
 from etl_assets.targets.sql.pgbinary import encoder as binary_encoder
 from etl_assets.worker import Worker
+from etl_assets.tables import scalar
 
 SEQ = "_etl_seq"
 ENCODE_ROWS = 16384
@@ -125,11 +126,12 @@ class Postgres(Dialect):
     ) -> None:
         """COPY straight into the table when its column types take the binary encoding of the
         values as they are; else COPY into a stage and INSERT ... SELECT (which casts)."""
-        constant_types = [pa.scalar(v).type for v in constants]
+        scalars = [scalar(v) for v in constants]
+        constant_types = [s.type for s in scalars]
         if self._binary_compatible(table, columns, [c.arrow for c in stage] + constant_types):
             copy_columns = [*stage, *(StageColumn(n, t, "") for n, t in zip(columns[len(stage):], constant_types))]
             target = f"{self.display(table)} ({', '.join(map(self.quote_name, columns))})"  # COPY: no params
-            self._copy_into(target, copy_columns, _with_constants(batches, constants, constant_types))
+            self._copy_into(target, copy_columns, _with_constants(batches, scalars))
             return
         name = self._copy(stage, batches)
         values = [self.quote(c.name) for c in stage] + [self.param] * len(constants)
@@ -245,11 +247,11 @@ def _bytea_text(column: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("\\x", hex_text(column), "")
 
 
-def _with_constants(batches: Iterable[pa.RecordBatch], constants: Sequence[Any], types: Sequence[pa.DataType]) -> Iterable[pa.RecordBatch]:
+def _with_constants(batches: Iterable[pa.RecordBatch], constants: Sequence[pa.Scalar]) -> Iterable[pa.RecordBatch]:
     """Each batch with one more column per constant, holding that value in every row."""
     for batch in batches:
-        for i, (value, type_) in enumerate(zip(constants, types)):
-            batch = batch.append_column(f"_etl_const{i}", pa.repeat(pa.scalar(value, type_), batch.num_rows))
+        for i, value in enumerate(constants):
+            batch = batch.append_column(f"_etl_const{i}", pa.repeat(value, batch.num_rows))
         yield batch
 
 

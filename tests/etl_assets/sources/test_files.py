@@ -706,3 +706,13 @@ def test_stream_uses_parallel_pieces(flights_data_dir: Path, monkeypatch: pytest
     streamed_table = pa.concat_tables(list(read_files([path], None, {}, stream=True)))
     assert len(parsed) > 1 and max(parsed) < 2 * (1 << 16)
     assert streamed_table.equals(read(path))
+
+
+def test_csv_null_values_are_pandas_defaults() -> None:
+    """The CSV reader writes pandas' default NA strings out (so that parsing does not import
+    pandas); they must stay pandas' own."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    from etl_assets.sources._csv import PANDAS_NULL_VALUES
+
+    assert sorted(PANDAS_NULL_VALUES) == sorted(STR_NA_VALUES)
