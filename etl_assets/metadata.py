@@ -6,7 +6,7 @@ from typing import Any, Callable
 import dagster as dg
 import pyarrow as pa
 
-from .tables import StoredTable
+from .tables import StoredTable, python_values
 
 PREVIEW_ROWS = 10
 
@@ -27,7 +27,7 @@ def markdown_table(table: pa.Table) -> str:
     if not table.num_columns:
         return "(no columns)"
     lines = ["| " + " | ".join(_cell(n) for n in table.column_names) + " |", "|" + "---|" * table.num_columns]
-    columns = [column.to_pylist() for column in table.columns]
+    columns = [python_values(column) for column in table.columns]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in zip(*columns)]
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -60,12 +60,14 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def scalar(value: Any) -> pa.Scalar:
-    """`pa.scalar(value)` for str, int, float and datetime (naive or UTC) values, built from bytes:
+    """`pa.scalar(value)` for bool, str, int, float and datetime (naive or UTC) values, built from bytes:
     pyarrow imports pandas (~0.25 s) at its first conversion of any Python value."""
+    if isinstance(value, bool):
+        return pa.Array.from_buffers(pa.bool_(), 1, [None, pa.py_buffer(bytes([value]))])[0]
     if isinstance(value, str):
         data = value.encode()
         return pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(struct.pack("<ii", 0, len(data))), pa.py_buffer(data)])[0]
-    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
         return pa.Array.from_buffers(pa.int64(), 1, [None, pa.py_buffer(struct.pack("<q", value))])[0]
     if isinstance(value, float):
         return pa.Array.from_buffers(pa.float64(), 1, [None, pa.py_buffer(struct.pack("<d", value))])[0]
@@ -76,11 +78,48 @@ def scalar(value: Any) -> pa.Scalar:
     return pa.scalar(value)
 
 
+def string_array(values: Sequence[str]) -> pa.Array:
+    """`pa.array(values, pa.string())` without pandas (see `scalar`)."""
+    data = [v.encode() for v in values]
+    offsets = [0]
+    for item in data:
+        offsets.append(offsets[-1] + len(item))
+    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(struct.pack(f"<{len(offsets)}i", *offsets)), pa.py_buffer(b"".join(data))])
+
+
+def int64_array(values: Sequence[int]) -> pa.Array:
+    """`pa.array(values, pa.int64())` without pandas (see `scalar`); values must fit in int64."""
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(struct.pack(f"<{len(values)}q", *values))])
+
+
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+def python_value(value: pa.Scalar) -> Any:
+    """`value.as_py()`; a naive or UTC timestamp is made here: pyarrow imports pandas for it."""
+    t = value.type
+    if pa.types.is_timestamp(t) and value.is_valid and t.tz in (None, "UTC"):
+        ticks, per = value.cast(pa.int64()).as_py(), _PER_SECOND[t.unit]
+        if per <= 10**6 or ticks % 1000 == 0:  # else nanoseconds: a pandas Timestamp holds them
+            moment = _EPOCH + timedelta(microseconds=ticks * (10**6 // per) if per <= 10**6 else ticks // 1000)
+            return moment.replace(tzinfo=timezone.utc) if t.tz else moment
+    return value.as_py()
+
+
+def python_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """`column.to_pylist()`, without pandas for naive and UTC timestamps (see `python_value`)."""
+    if pa.types.is_timestamp(column.type):
+        return [python_value(v) for v in column]
+    return column.to_pylist()
+
+
 def is_frame(value: object) -> bool:
     """Whether `value` is a pandas DataFrame (never one while pandas is not imported, and this
     does not import it)."""
-    pd = sys.modules.get("pandas")
-    return pd is not None and isinstance(value, pd.DataFrame)
+    # another thread may be importing pandas: a partly made module has no DataFrame yet, and
+    # then no value can be one
+    frame = getattr(sys.modules.get("pandas"), "DataFrame", None)
+    return frame is not None and isinstance(value, frame)
 
 
 def to_pandas(data: pa.Table | pa.RecordBatch) -> pd.DataFrame:

@@ -93,13 +93,15 @@ def evaluate(checks: ChecksConfig, table: StoredTable, chunk_rows: int = CHUNK_R
     return groups, dropped
 
 
-def _row_reasons(groups: list[GroupResult]) -> pd.Series:
-    """Row position -> every reason of that row, `; `-separated, sorted by row."""
+def _row_reasons(groups: list[GroupResult]) -> pd.Series | None:
+    """Row position -> every reason of that row, `; `-separated, sorted by row; None when no row
+    failed (pandas is not needed then)."""
+    frames = [g.rows.frame() for g in groups if g.rows]
+    if not frames:
+        return None
     import pandas as pd
 
-    frames = [g.rows.frame() for g in groups]
-    failures = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({ROW: [], REASON: []})
-    return failures.groupby(ROW, sort=True)[REASON].agg("; ".join)
+    return pd.concat(frames, ignore_index=True).groupby(ROW, sort=True)[REASON].agg("; ".join)
 
 
 def run_checks(ctx: AssetContext, context: dg.AssetExecutionContext, table: StoredTable) -> CheckOutcome:
@@ -111,14 +113,15 @@ def run_checks(ctx: AssetContext, context: dg.AssetExecutionContext, table: Stor
     mode = checks.on_failure
     groups, dropped = evaluate(checks, table)
     reasons = _row_reasons(groups)
+    failed = 0 if reasons is None else len(reasons)
     quarantining = mode == "quarantine"
     if checks.row_count:
-        groups.insert(0, check_row_count(checks.row_count, table.num_rows - (len(reasons) if quarantining else 0)))
-    blocked = mode != "warn" and (any(g.table for g in groups) or (mode == "fail" and len(reasons) > 0))
+        groups.insert(0, check_row_count(checks.row_count, table.num_rows - (failed if quarantining else 0)))
+    blocked = mode != "warn" and (any(g.table for g in groups) or (mode == "fail" and failed > 0))
     out, quarantined = table, None
     meta: dict[str, Any] = {"rows_in": dg.MetadataValue.int(table.num_rows)}
     if not blocked:
-        out, quarantined, where = _pass_on(ctx, context, table, groups, reasons if quarantining else reasons.iloc[:0], dropped)
+        out, quarantined, where = _pass_on(ctx, context, table, groups, reasons if quarantining else None, dropped)
         if where:
             meta["quarantine"] = ctx.loaded.redact(where)
     if quarantining:
@@ -136,9 +139,10 @@ def _quarantined(group: GroupResult, total: int | None) -> int:
 
 
 def _pass_on(
-    ctx: AssetContext, context: dg.AssetExecutionContext, table: StoredTable, groups: list[GroupResult], removed: pd.Series, dropped: list[str]
+    ctx: AssetContext, context: dg.AssetExecutionContext, table: StoredTable, groups: list[GroupResult], removed: pd.Series | None, dropped: list[str]
 ) -> tuple[StoredTable, int | None, str | None]:
-    """(table that flows on, rows quarantined, where they went) when the checks do not block."""
+    """(table that flows on, rows quarantined, where they went) when the checks do not block;
+    `removed`: the rows to quarantine, with their reasons (None: none)."""
     checks = _checks(ctx)
     assert checks is not None
     conversions: dict[str, str] = {}
@@ -147,7 +151,7 @@ def _pass_on(
     sink = _sink(ctx, context) if checks.on_failure == "quarantine" else None
     out = table
     try:
-        if len(removed) or dropped or conversions:
+        if removed is not None or dropped or conversions:
             out = rewrite(table, staged_writer(ctx.key), removed, dropped, conversions, sink, ctx.key.to_user_string(), context.run_id)
         where = sink.commit() if sink is not None else None
     except BaseException:

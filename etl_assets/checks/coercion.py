@@ -8,12 +8,15 @@ failure. Any column converts to `string`.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
-from ..steps.cast import cast_series
 from ..steps.errors import CastProblem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "integer": pa.int64(),
@@ -59,6 +62,8 @@ def convert(series: pd.Series, declared: str, column: str) -> tuple[pd.Series, n
 
     Unconvertible values are null in the converted series. The index must hold row positions.
     """
+    from ..steps.cast import cast_series  # imports pandas: only for chunks that need converting
+
     try:
         return cast_series(series, declared, column), np.empty(0, dtype="int64")
     except CastProblem:
@@ -71,6 +76,8 @@ def convert(series: pd.Series, declared: str, column: str) -> tuple[pd.Series, n
 def _unconvertible(series: pd.Series, declared: str, column: str) -> np.ndarray:
     """Labels of every value that fails: the failing value a cast reports is taken out, and the
     rest is split in halves until each part converts (O(n log n) casts at worst)."""
+    from ..steps.cast import cast_series
+
     bad: list[int] = []
     pending = [series]
     while pending:

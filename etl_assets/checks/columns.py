@@ -15,11 +15,11 @@ needs converting or `screen` cannot tell that every rule passes, so results are 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from ..config.models import ChecksConfig, ColumnRule
@@ -28,6 +28,9 @@ from .coercion import convert, has_type, value_level
 from .data import read_column
 from .failures import GroupResult, format_number
 from .screen import surely_passes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NAME = "columns"
 
@@ -39,40 +42,56 @@ class ColumnPlan:
     name: str
     rule: ColumnRule
     convert_to: str | None
-    checks: list[tuple[str, Any]] = field(default_factory=list)
-    """(reason label, pandera Check) per value rule."""
+
+    @cached_property
+    def rule_labels(self) -> list[str]:
+        """The reason label of each value rule, in config order."""
+        return [label for label, _ in _rules(self.name, self.rule)]
+
+    @cached_property
+    def checks(self) -> list[tuple[str, Any]]:
+        """(reason label, pandera Check) per value rule: built (and pandera imported) only for a
+        chunk that `screen` cannot pass."""
+        return rule_checks(self.name, self.rule)
 
 
 def _text(series: pd.Series) -> pd.Series:
     """The values as text: the series itself when it holds only str objects."""
+    import pandas as pd
+
     if series.dtype == object and (len(series) == 0 or pd.api.types.infer_dtype(series, skipna=False) == "string"):
         return series
     return series.astype(str)
+
+
+def _rules(column: str, rule: ColumnRule) -> list[tuple[str, Callable[[Any], Any]]]:
+    """(reason label, pandera module -> Check) for each value rule of a column, in config order."""
+    rules: list[tuple[str, Callable[[Any], Any]]] = []
+    for key in ("ge", "gt", "le", "lt"):
+        value = getattr(rule, key)
+        if value is not None:
+            rules.append((f"{column} {key} {format_number(value)}", lambda pa_, key=key, value=value: getattr(pa_.Check, key)(value)))
+    if rule.isin is not None:
+        rules.append((f"{column} isin {rule.isin}", lambda pa_, values=rule.isin: pa_.Check.isin(values)))
+    if rule.notin is not None:
+        rules.append((f"{column} notin {rule.notin}", lambda pa_, values=rule.notin: pa_.Check.notin(values)))
+    if rule.regex is not None:
+        pattern = rule.regex
+        rules.append((f"{column} regex {pattern}", lambda pa_: pa_.Check(lambda s: _text(s).str.match(pattern), name="regex")))
+    if rule.min_length is not None:
+        low = rule.min_length
+        rules.append((f"{column} min_length {low}", lambda pa_: pa_.Check(lambda s: _text(s).str.len() >= low, name="min_length")))
+    if rule.max_length is not None:
+        high = rule.max_length
+        rules.append((f"{column} max_length {high}", lambda pa_: pa_.Check(lambda s: _text(s).str.len() <= high, name="max_length")))
+    return rules
 
 
 def rule_checks(column: str, rule: ColumnRule) -> list[tuple[str, Any]]:
     """(reason label, pandera Check) for each value rule of a column, in config order."""
     import pandera.pandas as pa_
 
-    checks: list[tuple[str, Any]] = []
-    for key, build in (("ge", pa_.Check.ge), ("gt", pa_.Check.gt), ("le", pa_.Check.le), ("lt", pa_.Check.lt)):
-        value = getattr(rule, key)
-        if value is not None:
-            checks.append((f"{column} {key} {format_number(value)}", build(value)))
-    if rule.isin is not None:
-        checks.append((f"{column} isin {rule.isin}", pa_.Check.isin(rule.isin)))
-    if rule.notin is not None:
-        checks.append((f"{column} notin {rule.notin}", pa_.Check.notin(rule.notin)))
-    if rule.regex is not None:
-        pattern = rule.regex
-        checks.append((f"{column} regex {pattern}", pa_.Check(lambda s: _text(s).str.match(pattern), name="regex")))
-    if rule.min_length is not None:
-        low = rule.min_length
-        checks.append((f"{column} min_length {low}", pa_.Check(lambda s: _text(s).str.len() >= low, name="min_length")))
-    if rule.max_length is not None:
-        high = rule.max_length
-        checks.append((f"{column} max_length {high}", pa_.Check(lambda s: _text(s).str.len() <= high, name="max_length")))
-    return checks
+    return [(label, build(pa_)) for label, build in _rules(column, rule)]
 
 
 def _plans(checks: ChecksConfig, schema: pa.Schema, result: GroupResult) -> list[ColumnPlan]:
@@ -93,12 +112,24 @@ def _plans(checks: ChecksConfig, schema: pa.Schema, result: GroupResult) -> list
                 result.add_table_failure(f"{name}: column holds {arrow_type} values, not {declared}")
         if rule.type is not None and convert_to:
             result.conversions[name] = convert_to
-        plans.append(ColumnPlan(name, rule, convert_to, rule_checks(name, rule)))
+        plans.append(ColumnPlan(name, rule, convert_to))
     return plans
 
 
 def check_schema(checks: ChecksConfig, table: StoredTable, result: GroupResult) -> list[str]:
-    """Missing and unexpected columns (pandera, on the schema alone); returns columns to drop."""
+    """Missing and unexpected columns (pandera, on the schema alone); returns columns to drop.
+    pandera is asked only when the names show a missing or (strict) unexpected column."""
+    names = set(table.schema.names)
+    missing = any(c not in names for c in checks.columns)
+    unexpected = checks.strict is True and any(c not in checks.columns for c in names)
+    if missing or unexpected:
+        _schema_failures(checks, table, result)
+    if checks.strict == "filter":
+        return [c for c in table.schema.names if c not in checks.columns]
+    return []
+
+
+def _schema_failures(checks: ChecksConfig, table: StoredTable, result: GroupResult) -> None:
     import pandera.pandas as pa_
 
     schema = pa_.DataFrameSchema({c: pa_.Column(nullable=True) for c in checks.columns}, strict=checks.strict is True)
@@ -110,9 +141,6 @@ def check_schema(checks: ChecksConfig, table: StoredTable, result: GroupResult) 
                 result.add_table_failure(f"{case.failure_case}: declared column is missing")
             elif case.check == "column_in_schema":
                 result.add_table_failure(f"{case.failure_case}: unexpected column (strict)")
-    if checks.strict == "filter":
-        return [c for c in table.schema.names if c not in checks.columns]
-    return []
 
 
 def check_columns(checks: ChecksConfig, table: StoredTable, chunk_rows: int) -> tuple[GroupResult, list[str]]:
@@ -126,6 +154,8 @@ def check_columns(checks: ChecksConfig, table: StoredTable, chunk_rows: int) -> 
     for batch in _batches(table, [p.name for p in plans], chunk_rows):
         doubtful = [p for p in plans if p.convert_to or not surely_passes(batch.column(p.name), p.rule)]
         if doubtful:
+            import pandas as pd
+
             frame = to_pandas(batch.select([p.name for p in doubtful]))
             frame.index = pd.RangeIndex(offset, offset + len(frame))
             key = tuple(p.name for p in doubtful)
@@ -154,7 +184,7 @@ def _batches(table: StoredTable, columns: list[str], rows: int) -> Iterator[pa.R
 def _labels(plan: ColumnPlan) -> list[str]:
     """Every reason label a column can produce, in config order."""
     name = plan.name
-    return [f"{name} type {plan.rule.type}", f"{name} not a number", f"{name} not null", *(label for label, _ in plan.checks), f"{name} unique"]
+    return [f"{name} type {plan.rule.type}", f"{name} not a number", f"{name} not null", *plan.rule_labels, f"{name} unique"]
 
 
 def _value_schema(plans: list[ColumnPlan]) -> Any:
@@ -165,6 +195,7 @@ def _value_schema(plans: list[ColumnPlan]) -> Any:
 
 
 def _check_chunk(frame: pd.DataFrame, plans: list[ColumnPlan], schema: Any, result: GroupResult) -> None:
+    import pandas as pd
     import pandera.pandas as pa_
 
     typed: dict[str, pd.Series] = {}
@@ -187,6 +218,8 @@ def _check_chunk(frame: pd.DataFrame, plans: list[ColumnPlan], schema: Any, resu
 
 def _collect(cases: pd.DataFrame, plans: dict[str, ColumnPlan], frame: pd.DataFrame, bad_type: dict[str, set[int]], result: GroupResult) -> None:
     """pandera failure cases -> row failures (labelled with the config rule) or table failures."""
+    import pandas as pd
+
     for (column, check, number), group in cases.groupby(["column", "check", "check_number"], dropna=False, sort=False):
         plan = plans.get(column)
         if plan is None:
@@ -203,15 +236,18 @@ def _collect(cases: pd.DataFrame, plans: dict[str, ColumnPlan], frame: pd.DataFr
 
 def _label(plan: ColumnPlan, check: str, number: Any) -> str:
     """The config wording of a pandera check: `distance le 5000`, `carrier not null`."""
+    import pandas as pd
+
     if check == "not_nullable":
         return f"{plan.name} not null"
     if number is not None and not pd.isna(number):
-        return plan.checks[int(number)][0]
+        return plan.rule_labels[int(number)]
     return f"{plan.name} {check}"
 
 
 def _check_unique(table: StoredTable, plan: ColumnPlan, result: GroupResult) -> None:
     """Every occurrence of a repeated value fails; reads the one column whole."""
+    import pandas as pd
     import pandera.pandas as pa_
 
     series = read_column(table, plan.name)

@@ -62,6 +62,10 @@ class RowFailures:
         self._parts.append(pd.DataFrame({ROW: rows, RULE: rule, REASON: reasons}))
         self._frame = None
 
+    def __bool__(self) -> bool:
+        """Whether any row failed (known without pandas)."""
+        return bool(self._parts)
+
     def frame(self) -> pd.DataFrame:
         """All failures sorted by row (a row failing several rules has several entries)."""
         import pandas as pd
@@ -92,7 +96,7 @@ class GroupResult:
     """Columns with values that fail their declared type (not converted in warn mode)."""
 
     def failing_rows(self) -> int:
-        return int(self.rows.frame()[ROW].nunique())
+        return int(self.rows.frame()[ROW].nunique()) if self.rows else 0
 
     def add_table_failure(self, message: str) -> None:
         if message not in self.table:

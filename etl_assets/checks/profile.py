@@ -15,7 +15,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..tables import StoredTable
+from ..tables import StoredTable, python_value
 from .distinct import DistinctCounter
 
 
@@ -46,7 +46,7 @@ class _ColumnStats:
                 self.distinct = None  # nested types: no distinct count
         if _ordered(self.type) and len(values) > values.null_count:
             bounds = pc.min_max(values)
-            low, high = bounds["min"].as_py(), bounds["max"].as_py()
+            low, high = python_value(bounds["min"]), python_value(bounds["max"])
             self.low = low if self.low is None else min(self.low, low)
             self.high = high if self.high is None else max(self.high, high)
         if _numeric(self.type):

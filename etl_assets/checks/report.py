@@ -35,7 +35,6 @@ def sample_markdown(table: StoredTable, failures: pd.DataFrame, redact: Callable
 
 def check_result(group: GroupResult, mode: str, table: StoredTable, quarantined: int | None, redact: Callable[[str], str]) -> dg.AssetCheckResult:
     """The result of one check over `table` (the rows that entered the checks)."""
-    failures = group.rows.frame()
     failing = group.failing_rows()
     rows_checked = table.num_rows
     passed = not group.table and not failing
@@ -48,6 +47,7 @@ def check_result(group: GroupResult, mode: str, table: StoredTable, quarantined:
     if group.table:
         meta["table_failures"] = dg.MetadataValue.md(redact("\n".join(f"- {m}" for m in group.table)))
     if failing:
+        failures = group.rows.frame()
         counts = failures.groupby(RULE, sort=False)[ROW].nunique().rename("failing rows")
         meta["rules_failed"] = dg.MetadataValue.md(redact(counts.reset_index().to_markdown(index=False)))
         meta["sample"] = dg.MetadataValue.md(sample_markdown(table, failures, redact))

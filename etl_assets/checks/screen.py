@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..config.models import ColumnRule
+from ..tables import int64_array, string_array
 
 _RANGES = ("ge", "gt", "le", "lt")
 
@@ -55,9 +56,9 @@ def _in_range(a: pa.Array, rule: ColumnRule) -> bool:
 def _value_set(a: pa.Array, values: list[Any]) -> pa.Array | None:
     """The rule's values as an Arrow set of the column's kind, or None when they are not all of it."""
     if _is_text(a.type) and all(isinstance(v, str) for v in values):
-        return pa.array(values, pa.string())
+        return string_array(values)
     if _is_int(a.type) and all(type(v) is int and -(2**63) <= v < 2**63 for v in values):
-        return pa.array(values, pa.int64())
+        return int64_array(values)
     return None
 
 

@@ -29,7 +29,7 @@ def _convert(chunk: pa.Table, conversions: dict[str, str]) -> pa.Table:
 def rewrite(
     table: StoredTable,
     writer: TableWriter,
-    reasons: pd.Series,
+    reasons: pd.Series | None,
     dropped: list[str],
     conversions: dict[str, str],
     sink: QuarantineSink | None,
@@ -37,9 +37,9 @@ def rewrite(
     run_id: str,
 ) -> StoredTable:
     """One pass over `table`; `reasons` (row position -> reasons text, sorted) are the rows to
-    quarantine (empty unless `sink`)."""
-    positions = reasons.index.to_numpy(dtype="int64")
-    texts = reasons.to_numpy()
+    quarantine (None: no row; always None without a `sink`)."""
+    positions = np.empty(0, np.int64) if reasons is None else reasons.index.to_numpy(dtype="int64")
+    texts = np.empty(0, object) if reasons is None else reasons.to_numpy()
     at = dt.datetime.now(dt.timezone.utc)
     with writer:
         for offset, batch in positioned_batches(table):

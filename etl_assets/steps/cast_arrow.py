@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..tables import scalar
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -114,7 +116,7 @@ def _to_datetime(a: pa.Array) -> pa.Array | None:
         return None
     if a.null_count == len(a):
         return pa.nulls(len(a), _TIMESTAMPS[0])
-    first = a[pc.index(a.is_valid(), True).as_py()].as_py().rstrip()
+    first = a[pc.index(a.is_valid(), scalar(True)).as_py()].as_py().rstrip()
     order = _TIMESTAMPS[::-1] if first.endswith("Z") or "+" in first[10:] or "-" in first[10:] else _TIMESTAMPS
     for to in order:
         out = _parse(a, to)

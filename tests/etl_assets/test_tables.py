@@ -2,6 +2,7 @@
 observers; errors of that thread reach the caller; nothing is left behind on failure."""
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from etl_assets.checks.profile import Profiler, column_profile
-from etl_assets.tables import SchemaMismatch, StoredTable, TableWriter, scalar
+from etl_assets.tables import SchemaMismatch, StoredTable, TableWriter, python_value, scalar
 
 
 class Recorder:
@@ -79,3 +80,26 @@ def test_scalar_equals_pyarrows_own(value: object) -> None:
 def test_scalar_of_an_int_beyond_int64_fails_as_pyarrows_own() -> None:
     with pytest.raises(OverflowError):
         scalar(2**63)
+
+
+def test_is_frame_while_another_thread_imports_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module that another thread is still importing has no DataFrame yet: not an error."""
+    import types
+
+    from etl_assets.tables import is_frame
+
+    monkeypatch.setitem(sys.modules, "pandas", types.ModuleType("pandas"))
+    assert is_frame(object()) is False
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [None, "UTC", "Europe/Paris"])
+@pytest.mark.parametrize("seconds, fraction", [(0, 0), (1356998400, 0), (-86_401, 1), (1356998400, -1)])
+def test_python_values_of_timestamps_equal_pyarrows(unit: str, tz: str | None, seconds: int, fraction: int) -> None:
+    """Naive and UTC timestamps are turned into Python values by the project (pyarrow imports
+    pandas for them), for the profile and the preview: the values pyarrow gives, to the nanosecond."""
+    per = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    ticks = seconds * per + fraction % per  # fraction -1: the last tick of the second
+    value = pa.array([ticks], pa.int64()).cast(pa.timestamp(unit, tz))[0]
+    ours, theirs = python_value(value), value.as_py()
+    assert ours == theirs and ours.isoformat() == theirs.isoformat()

@@ -67,6 +67,31 @@ class Dialect(ABC):
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.query(sql, params)[0][0]
 
+    FETCH_ROWS: ClassVar[int] = 10_000
+
+    def fixed_width_values(self, sql: str, width: int, limit: int) -> bytes | None:
+        """The values of `sql`'s one binary column, concatenated, read FETCH_ROWS rows at a time
+        (never every row as Python objects at once); None when a value is NULL or not `width`
+        bytes long, or there are more than `limit` rows (`sql` should hold a LIMIT of `limit` + 1)."""
+        out = bytearray()
+        cur = self._streaming_cursor()
+        try:
+            cur.execute(sql)
+            while rows := cur.fetchmany(self.FETCH_ROWS):
+                for (value,) in rows:
+                    if value is None or len(value) != width:
+                        return None
+                    out += value
+                if len(out) > width * limit:
+                    return None
+        finally:
+            cur.close()
+        return bytes(out)
+
+    def _streaming_cursor(self) -> Any:
+        """A DB-API cursor that fetches rows from the server as `fetchmany` asks for them."""
+        return self.conn.cursor()
+
     def begin(self) -> None:
         """Start the load's transaction (drivers open one implicitly unless told otherwise)."""
 

@@ -328,9 +328,9 @@ def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
 def _first_sight(d: Dialect, target: str) -> FirstSight:
     """A FirstSight that knows the table's row hashes when there are at most TABLE_HASHES_CAP."""
     seen = FirstSight()
-    rows = d.query(f"SELECT {d.quote(ROW_HASH)} FROM {target} WHERE {d.quote(ROW_HASH)} IS NOT NULL LIMIT {TABLE_HASHES_CAP + 1}")
-    hashes = b"".join(bytes(h) for (h,) in rows) if 0 < len(rows) <= TABLE_HASHES_CAP else b""
-    if len(hashes) == 16 * len(rows):  # else some hash was written by other means: let the database compare
+    sql = f"SELECT {d.quote(ROW_HASH)} FROM {target} WHERE {d.quote(ROW_HASH)} IS NOT NULL LIMIT {TABLE_HASHES_CAP + 1}"
+    hashes = d.fixed_width_values(sql, 16, TABLE_HASHES_CAP)
+    if hashes:  # None: too many, or some hash was written by other means: let the database compare
         seen.remember(hashes)
     return seen
 

@@ -82,6 +82,11 @@ class MySQL(RowDialect):
             cur.execute(sql, tuple(params))
             return list(cur.fetchall())
 
+    def _streaming_cursor(self) -> Any:
+        import pymysql.cursors
+
+        return self.conn.cursor(pymysql.cursors.SSCursor)  # the default cursor reads every row first
+
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(sql, list(rows))

