@@ -12,8 +12,6 @@ from email.message import EmailMessage
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-import requests
-
 from .config import LoadedPipeline
 from .config.models import AlertsConfig
 from .redact import redact
@@ -76,6 +74,8 @@ def alert_secrets(loaded: LoadedPipeline) -> frozenset[str]:
 
 
 def _post(url: str, payload: dict[str, Any]) -> None:
+    import requests  # here, not for every run that loads the definitions
+
     response = requests.post(url, json=payload, timeout=TIMEOUT_SECONDS)
     response.raise_for_status()
 
@@ -109,6 +109,8 @@ def _with_retries(send: Callable[[], None], pause: float) -> None:
 
 def _describe(exc: Exception) -> str:
     """An HTTP error by its status only (its text quotes the secret URL); anything else in full."""
+    import requests
+
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code}"
     if isinstance(exc, requests.RequestException):
