@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from .worker import Worker
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
@@ -111,6 +112,17 @@ def python_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
     if pa.types.is_timestamp(column.type):
         return [python_value(v) for v in column]
     return column.to_pylist()
+
+
+def numpy_array(values: np.ndarray) -> pa.Array:
+    """`pa.array(values)` for a 1-d numpy array of bools or int64s, without pandas (see `scalar`)."""
+    import numpy as np
+
+    if values.dtype == np.bool_:
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
+    if values.dtype == np.int64:
+        return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(np.ascontiguousarray(values))])
+    return pa.array(values)
 
 
 def is_frame(value: object) -> bool:

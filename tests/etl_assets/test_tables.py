@@ -103,3 +103,14 @@ def test_python_values_of_timestamps_equal_pyarrows(unit: str, tz: str | None, s
     value = pa.array([ticks], pa.int64()).cast(pa.timestamp(unit, tz))[0]
     ours, theirs = python_value(value), value.as_py()
     assert ours == theirs and ours.isoformat() == theirs.isoformat()
+
+
+@pytest.mark.parametrize("values", [[True, False, True] * 7, [], [False] * 9, [0, -1, 2**63 - 1, -(2**63)]])
+def test_numpy_array_equals_pyarrows_own(values: list) -> None:
+    import numpy as np
+
+    from etl_assets.tables import numpy_array
+
+    array = np.array(values, dtype=bool if not values or isinstance(values[0], bool) else np.int64)
+    assert numpy_array(array).equals(pa.array(array))
+    assert numpy_array(array[1:]).equals(pa.array(array[1:]))  # a view that starts inside a byte

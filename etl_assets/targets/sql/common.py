@@ -17,7 +17,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl_assets.tables import scalar
 from etl_assets.targets import TargetError
+
+try:
+    from etl_assets.targets.sql import _rowhash  # C, built by pip install (setup.py)
+except ImportError:  # no compiler at install: numpy and pandas hash alike
+    _rowhash = None  # type: ignore[assignment]
 
 RESERVED_PREFIX = "_etl_"
 LOADED_AT = "_etl_loaded_at"
@@ -288,19 +294,30 @@ def _decimal_text(values: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(text, r"^-0$", "0")
 
 
+def _fixed_numpy(values: pa.Array, dtype: type) -> np.ndarray:
+    """The values of a fixed-width array without nulls, as a numpy view of its data buffer
+    (pyarrow's `to_numpy` imports pandas)."""
+    if pa.types.is_boolean(values.type):
+        bits = np.unpackbits(np.frombuffer(values.buffers()[1], np.uint8), bitorder="little")
+        return bits[values.offset : values.offset + len(values)].astype(dtype)
+    size = np.dtype(dtype).itemsize
+    return np.frombuffer(values.buffers()[1], dtype, len(values), values.offset * size)
+
+
 def _value_bits(values: pa.Array, category: str) -> np.ndarray:
-    """Nulls filled; a 64-bit integer per value of a fixed-width category."""
+    """Nulls filled; a 64-bit integer per value of a fixed-width category (no pandas import:
+    the fill values come from `tables.scalar`, the numbers from the buffers)."""
     if category == "float":
-        floats = pc.fill_null(values, 0.0).to_numpy(zero_copy_only=False).astype(np.float64)
+        floats = _fixed_numpy(pc.fill_null(values.cast(pa.float64()), scalar(0.0)), np.float64)
         floats = np.where(np.isnan(floats), np.nan, floats + 0.0)  # one NaN; -0.0 == 0.0
         return floats.view(np.uint64)
     if category == "bool":
-        return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(np.uint64)
+        return _fixed_numpy(pc.fill_null(values, scalar(False)), np.uint64)
     if pa.types.is_date32(values.type):
         values = values.view(pa.int32()).cast(pa.int64())
     elif not pa.types.is_integer(values.type):
         values = values.view(pa.int64())  # timestamps and time64: epoch / midnight microseconds
-    return pc.fill_null(values, 0).to_numpy(zero_copy_only=False).astype(np.int64).view(np.uint64)
+    return _fixed_numpy(pc.fill_null(values.cast(pa.int64()), scalar(0)), np.int64).view(np.uint64)
 
 
 def column_hashes(values: pa.Array, category: str) -> tuple[np.ndarray, np.ndarray]:
@@ -324,18 +341,60 @@ def row_hash(columns: list[tuple[str, pa.Array, str]]) -> pa.FixedSizeBinaryArra
     contribute, and they are summed, so column order does not matter, NULL equals NULL, NULL
     differs from an empty string, and a row missing a column hashes like a row where it is NULL
     (what the table stores). Two independent 64-bit lanes make collisions negligible.
-    """
-    import pandas as pd
 
+    Each column's terms come from the C extension `_rowhash` (without the GIL) where it is built
+    and the column's values are strings, bytes, decimals or fixed-width, else from numpy and
+    pandas; both give the same hashes (a test compares them).
+    """
     rows = len(columns[0][1]) if columns else 0
     totals = [np.zeros(rows, dtype=np.uint64), np.zeros(rows, dtype=np.uint64)]
     for name, values, category in columns:
-        valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        for lane, hashes in enumerate(column_hashes(values, category)):
-            name_hash = pd.util.hash_array(np.array([name], dtype=object), hash_key=_HASH_KEYS[lane])[0]
-            term = _mix(np.bitwise_xor(hashes, name_hash, out=hashes), own=True)
-            term[~valid] = 0
-            totals[lane] += term
+        if not (_rowhash is not None and _add_native(totals, name, values, category)):
+            _add_numpy(totals, name, values, category)
     lanes = [_mix(np.bitwise_xor(total, _LANE_SEEDS[lane], out=total), own=True) for lane, total in enumerate(totals)]
     raw = np.stack(lanes, axis=1).astype(">u8").tobytes()
     return pa.FixedSizeBinaryArray.from_buffers(HASH_TYPE, rows, [None, pa.py_buffer(raw)])
+
+
+def _name_hash(name: str, lane: int) -> int:
+    """pandas' hash_array of the column name with the lane's key."""
+    if _rowhash is not None:
+        return _rowhash.siphash(_HASH_KEYS[lane].encode(), name.encode())
+    import pandas as pd
+
+    return int(pd.util.hash_array(np.array([name], dtype=object), hash_key=_HASH_KEYS[lane])[0])
+
+
+def _add_numpy(totals: list[np.ndarray], name: str, values: pa.Array, category: str) -> None:
+    valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    for lane, hashes in enumerate(column_hashes(values, category)):
+        term = _mix(np.bitwise_xor(hashes, np.uint64(_name_hash(name, lane)), out=hashes), own=True)
+        term[~valid] = 0
+        totals[lane] += term
+
+
+_VAR_WIDTH = {pa.string(): False, pa.binary(): False, pa.large_string(): True, pa.large_binary(): True}
+"""Variable-width Arrow types `_rowhash.add_bytes` reads -> whether their offsets are 64-bit."""
+
+
+def _add_native(totals: list[np.ndarray], name: str, values: pa.Array, category: str) -> bool:
+    """Add the column's terms with `_rowhash`; False (nothing added) for values it does not read."""
+    if not isinstance(values, pa.Array):
+        return False
+    if category in ("string", "binary", "other", "decimal"):
+        if category == "decimal":
+            values = _decimal_text(values)
+        wide = _VAR_WIDTH.get(values.type)
+        if wide is None:
+            return False
+        validity, offsets, data = values.buffers()
+        for lane in (0, 1):
+            _rowhash.add_bytes(totals[lane], _HASH_KEYS[lane].encode(), _name_hash(name, lane), len(values), values.offset, validity, offsets, data, wide)
+        return True
+    if category in _INT_LIKE or category == "float":
+        bits = np.ascontiguousarray(_value_bits(values, category), dtype=np.uint64)
+        validity = values.buffers()[0]
+        for lane in (0, 1):
+            _rowhash.add_bits(totals[lane], int(_LANE_SEEDS[lane]), _name_hash(name, lane), len(values), values.offset, validity, bits)
+        return True
+    return False

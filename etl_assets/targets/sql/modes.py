@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Literal, Protocol, Sequence
 import numpy as np
 import pyarrow as pa
 
+from etl_assets.tables import numpy_array
 from etl_assets.targets import LoadResult, TargetError
 from etl_assets.targets.sql.common import (
     LOADED_AT,
@@ -152,7 +153,7 @@ class FirstSight:
     def filter(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             keep = self._new_rows(batch.column(ROW_HASH))
-            yield batch if keep.all() else batch.filter(pa.array(keep))
+            yield batch if keep.all() else batch.filter(numpy_array(keep))
 
     def _new_rows(self, hashes: pa.Array) -> np.ndarray:
         words = np.frombuffer(hashes.buffers()[1], np.uint64, len(hashes) * 2, hashes.offset * 16).reshape(-1, 2)

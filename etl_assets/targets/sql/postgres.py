@@ -29,7 +29,7 @@ from etl_assets.targets.sql.common import TableName, arrow_category, hex_text
 from etl_assets.targets.sql.dialect import Dialect, StageColumn
 from etl_assets.targets.sql.pgbinary import encoder as binary_encoder
 from etl_assets.worker import Worker
-from etl_assets.tables import scalar
+from etl_assets.tables import numpy_array, scalar
 
 SEQ = "_etl_seq"
 ENCODE_ROWS = 16384
@@ -278,5 +278,5 @@ def _numbered(batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
     """Append the load-order row number to each batch."""
     offset = 0
     for batch in batches:
-        yield batch.append_column(SEQ, pa.array(np.arange(offset, offset + batch.num_rows, dtype=np.int64)))
+        yield batch.append_column(SEQ, numpy_array(np.arange(offset, offset + batch.num_rows, dtype=np.int64)))
         offset += batch.num_rows
