@@ -132,13 +132,23 @@ TABLE_HASHES_CAP = 500_000
 already holds are dropped before staging too (a re-run of the same data stages nothing)."""
 
 
+class SeenOverflow(Exception):
+    """A strict FirstSight met more distinct rows than it remembers."""
+
+
 class FirstSight:
     """Drops rows whose row hash an earlier row of the same load had, so repeats never reach the
     stage (the database still deduplicates: this only saves it work). Remembers up to SEEN_CAP
-    hashes, sorted by their first 64 bits; a row is dropped only when all 128 bits match."""
+    hashes, sorted by their first 64 bits; a row is dropped only when all 128 bits match.
+    `strict`: raise SeenOverflow instead of passing rows on unremembered (every row it passes is
+    then distinct from every other it passed)."""
 
-    def __init__(self, cap: int = SEEN_CAP):
+    def __init__(self, cap: int = SEEN_CAP, strict: bool = False):
         self.cap = cap
+        self.strict = strict
+        self.knows_table = False
+        """Whether it was told every row hash the table held when the load read them."""
+        self.passed = 0
         self._high = np.empty(0, np.uint64)
         self._low = np.empty(0, np.uint64)
 
@@ -153,7 +163,9 @@ class FirstSight:
     def filter(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             keep = self._new_rows(batch.column(ROW_HASH))
-            yield batch if keep.all() else batch.filter(numpy_array(keep))
+            out = batch if keep.all() else batch.filter(numpy_array(keep))
+            self.passed += out.num_rows
+            yield out
 
     def _new_rows(self, hashes: pa.Array) -> np.ndarray:
         words = np.frombuffer(hashes.buffers()[1], np.uint64, len(hashes) * 2, hashes.offset * 16).reshape(-1, 2)
@@ -175,6 +187,8 @@ class FirstSight:
         if len(self._high) + int(fresh.sum()) <= self.cap:
             self._high = np.insert(self._high, at[fresh], h[fresh])
             self._low = np.insert(self._low, at[fresh], l[fresh])
+        elif self.strict:
+            raise SeenOverflow(f"more than {self.cap:,} distinct rows")
         return keep
 
 
@@ -307,6 +321,10 @@ def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
     table_key = [layout.column(k).name for k in job.primary_key] if merge else [ROW_HASH]
     stage = layout.stage_columns(d.hash_type)
     target = d.table_sql(job.table)
+    if not merge:
+        inserted = _dedupe_directly(d, job, layout)
+        if inserted is not None:
+            return inserted, 0, job.data.num_rows - inserted
     rows = batches(job, layout) if merge else _first_sight(d, target).filter(batches(job, layout))
     select = d.stage(stage, rows, stage_key, keep_last=merge)
     on = " AND ".join(f"s.{d.quote(s)} = t.{d.quote(t)}" for s, t in zip(stage_key, table_key))
@@ -326,14 +344,38 @@ def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
     return inserted, 0, total - inserted
 
 
-def _first_sight(d: Dialect, target: str) -> FirstSight:
+def _first_sight(d: Dialect, target: str, strict: bool = False) -> FirstSight:
     """A FirstSight that knows the table's row hashes when there are at most TABLE_HASHES_CAP."""
-    seen = FirstSight()
+    seen = FirstSight(SEEN_CAP, strict)
     sql = f"SELECT {d.quote(ROW_HASH)} FROM {target} WHERE {d.quote(ROW_HASH)} IS NOT NULL LIMIT {TABLE_HASHES_CAP + 1}"
     hashes = d.fixed_width_values(sql, 16, TABLE_HASHES_CAP)
-    if hashes:  # None: too many, or some hash was written by other means: let the database compare
+    if hashes is not None:  # None: too many, or some hash was written by other means: let the database compare
         seen.remember(hashes)
+        seen.knows_table = True
     return seen
+
+
+def _dedupe_directly(d: Dialect, job: Job, layout: Layout) -> int | None:
+    """dedupe without a stage: when the load knows every row hash of the table and every row it
+    passes is new (FirstSight strict), its rows go straight into the table (PostgreSQL: COPY).
+    Rows inserted; None when that does not apply, or when the table's unique index refused a row
+    (a concurrent writer inserted it after the hashes were read) or FirstSight overflowed: then
+    nothing of it is left (savepoint) and the caller stages. Its rows are read again then: a
+    streamed table cannot be, so such a load fails and the target step loads the stored table."""
+    if not d.direct_dedupe or job.data.num_rows > SEEN_CAP:
+        return None
+    seen = _first_sight(d, d.table_sql(job.table), strict=True)
+    if not seen.knows_table:
+        return None
+    names = [c.name for c in layout.columns] + [ROW_HASH, LOADED_AT, RUN_ID]
+    d.execute("SAVEPOINT etl_dedupe")
+    try:
+        d.insert_rows(job.table, names, layout.stage_columns(d.hash_type), seen.filter(batches(job, layout)), _constants(d, job))
+    except (SeenOverflow, *d.unique_violations):
+        d.execute("ROLLBACK TO SAVEPOINT etl_dedupe")
+        return None
+    d.execute("RELEASE SAVEPOINT etl_dedupe")
+    return seen.passed
 
 
 def _replace_by_swap(d: Dialect, job: Job, before_commit: Callable[[], None]) -> LoadResult:

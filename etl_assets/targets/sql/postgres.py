@@ -52,6 +52,8 @@ class Postgres(Dialect):
     }
     hash_type = "BYTEA"
     max_identifier = 63
+    direct_dedupe = True
+    unique_violations = (psycopg.errors.UniqueViolation,)
 
     # ------------------------------------------------------------------ connection
 

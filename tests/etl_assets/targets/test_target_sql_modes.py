@@ -329,3 +329,82 @@ def test_fixed_width_values_streams_a_binary_column(any_db_url) -> None:
         assert d.fixed_width_values(sql, 16, len(values) + 1) is None
     finally:
         d.close()
+
+
+class _OneShot:
+    """A table readable once whose row count is known only once read (like a streamed load's)."""
+
+    def __init__(self, table: pa.Table):
+        self.schema, self._table, self.num_rows, self._read = table.schema, table, 0, False
+
+    def batches(self, rows: int = 1000, columns: list[str] | None = None):
+        if self._read:
+            raise RuntimeError("a streamed table can be read only once")
+        self._read = True
+        self.num_rows = self._table.num_rows
+        yield from self._table.to_batches(max_chunksize=rows)
+
+
+def _rows(url: str, table: str) -> int | None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+            return None
+        return conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+
+
+def _spy_stage(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from etl_assets.targets.sql.postgres import Postgres
+
+    calls: list[int] = []
+    original = Postgres.stage
+
+    def stage(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Postgres, "stage", stage)
+    return calls
+
+
+def test_dedupe_copies_new_rows_straight_into_the_table(pg_url, stage, flights_csv, monkeypatch) -> None:
+    """When the load knows every hash of the table, its new rows are COPYed into the table (no
+    stage, no INSERT ... SELECT); counts and contents as the staged way gives them."""
+    staged = _spy_stage(monkeypatch)
+    weather = flights_csv("weather").slice(0, 800)
+    first = load_sql(pg_url, "w", "dedupe", stage(weather, weather.slice(0, 300)))
+    assert (first.inserted, first.unchanged) == (800, 300) and not staged
+    more = load_sql(pg_url, "w", "dedupe", stage(flights_csv("weather").slice(700, 200)))
+    assert (more.inserted, more.unchanged) == (100, 100) and not staged
+    assert len(read_table(pg_url, "w")) == 900
+
+
+def test_dedupe_falls_back_to_the_stage_when_the_unique_index_refuses_a_row(pg_url, stage, flights_csv, monkeypatch) -> None:
+    """A row the table got after the load read its hashes (a concurrent writer; here: the hashes
+    read as none): the straight COPY is undone to its savepoint and the rows are staged."""
+    from etl_assets.targets.sql.postgres import Postgres
+
+    weather = flights_csv("weather").slice(0, 500)
+    load_sql(pg_url, "w", "dedupe", stage(weather))
+    staged = _spy_stage(monkeypatch)
+    monkeypatch.setattr(Postgres, "fixed_width_values", lambda self, sql, width, limit: b"")
+    again = load_sql(pg_url, "w", "dedupe", stage(weather.slice(400, 100), flights_csv("weather").slice(500, 50)))
+    assert (again.inserted, again.unchanged) == (50, 100) and staged
+    assert len(read_table(pg_url, "w")) == 550
+
+
+def test_dedupe_of_a_streamed_table_beyond_first_sights_cap_fails_whole(pg_url, stage, flights_csv, monkeypatch) -> None:
+    """More distinct rows than FirstSight remembers in a table read once: the straight COPY is
+    undone and the load fails (nothing loaded), so the target step loads the stored table, which
+    stages."""
+    from etl_assets.targets.sql import modes
+
+    monkeypatch.setattr(modes, "SEEN_CAP", 100)
+    weather = flights_csv("weather").slice(0, 300)
+    with pytest.raises(TargetError, match="read only once"):
+        load_sql(pg_url, "w", "dedupe", _OneShot(weather))
+    assert _rows(pg_url, "w") is None  # the load created the table in its transaction: gone
+    staged = _spy_stage(monkeypatch)
+    result = load_sql(pg_url, "w", "dedupe", stage(weather, weather.slice(0, 20)))
+    assert (result.inserted, result.unchanged) == (300, 20) and staged
