@@ -340,7 +340,7 @@ def medians(results: list[dict]) -> list[dict]:
     for r in results:
         groups.setdefault((r["size"], r["name"]), []).append(r)
     return [
-        {**runs[0], "wall": statistics.median(r["wall"] for r in runs), "rss": max(r["rss"] for r in runs), "rounds": len(runs)}
+        {**runs[0], "wall": statistics.median(r["wall"] for r in runs), "rss": max(r["rss"] for r in runs), "rounds": len(runs), "walls": [r["wall"] for r in runs]}
         for runs in groups.values()
     ]
 
@@ -356,11 +356,11 @@ def summary(results: list[dict], sizes: list[str], startup: float, dlt_startup: 
     if copy and a and b and c:
         for name, r, goal in (("(a) append", a, 0.7), ("(b) checks + dedupe", b, 0.5)):
             raw, net = copy["wall"] / r["wall"], copy["wall"] / max(r["wall"] - startup, 1e-3)
-            print(f"  {name}: {raw:.2f}x of \\copy raw, {net:.2f}x net (target >= {goal})")
+            print(f"  {name}: {raw:.2f}x of \\copy raw, {net:.2f}x net (target >= {goal}){_per_round(copy, r)}")
         print(f"  (c) re-run {c['wall']:.1f} s vs (b) {b['wall']:.1f} s: {'faster' if c['wall'] < b['wall'] else 'NOT faster'}")
         print(f"  peak RSS (a) {a['rss']:.0f} MB, (b) {b['rss']:.0f} MB, (c) {c['rss']:.0f} MB (target <= 400)")
     if dlt and a:
-        line = f"  (a) vs dlt: {dlt['wall'] / a['wall']:.2f}x raw"
+        line = f"  (a) vs dlt: {dlt['wall'] / a['wall']:.2f}x raw{_per_round(dlt, a)}"
         if dlt_startup is not None:
             line += f", {(dlt['wall'] - dlt_startup) / max(a['wall'] - startup, 1e-3):.2f}x net of each tool's start-up"
         print(line + " (target >= 3x)")
@@ -369,6 +369,14 @@ def summary(results: list[dict], sizes: list[str], startup: float, dlt_startup: 
             one, ten = get("1", prefix), get("10", prefix)
             if one and ten:
                 print(f"  {prefix} peak RSS 10x / 1x: {ten['rss'] / one['rss']:.2f} (target <= 1.20)")
+
+
+def _per_round(base: dict, other: dict) -> str:
+    """`base` time / `other` time in each round (both ran in the same rounds), when there are several."""
+    if len(base.get("walls", [])) < 2 or len(base["walls"]) != len(other.get("walls", [])):
+        return ""
+    ratios = [b / o for b, o in zip(base["walls"], other["walls"])]
+    return f"; per round {' / '.join(f'{x:.2f}' for x in ratios)} (median {statistics.median(ratios):.2f})"
 
 
 def run_dlt(path: Path, work: Path) -> tuple[float, float]:
