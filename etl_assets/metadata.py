@@ -6,7 +6,8 @@ from typing import Any, Callable
 import dagster as dg
 import pyarrow as pa
 
-from .tables import StoredTable, python_values
+from .arrow_values import python_values
+from .tables import StoredTable
 
 PREVIEW_ROWS = 10
 

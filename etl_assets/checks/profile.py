@@ -15,7 +15,8 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..tables import StoredTable, python_value
+from ..arrow_values import python_value
+from ..tables import StoredTable
 from .distinct import DistinctCounter
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..config.models import ColumnRule
-from ..tables import int64_array, string_array
+from ..arrow_values import int64_array, string_array
 
 _RANGES = ("ge", "gt", "le", "lt")
 

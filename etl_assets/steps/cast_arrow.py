@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..tables import scalar
+from ..arrow_values import scalar
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl_assets.tables import scalar
+from etl_assets.arrow_values import scalar
 from etl_assets.targets import TargetError
 
 try:

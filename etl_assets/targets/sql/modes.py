@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Literal, Protocol, Sequence
 import numpy as np
 import pyarrow as pa
 
-from etl_assets.tables import numpy_array
+from etl_assets.arrow_values import numpy_array
 from etl_assets.targets import LoadResult, TargetError
 from etl_assets.targets.sql.common import (
     LOADED_AT,

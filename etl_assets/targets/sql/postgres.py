@@ -25,11 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg.copy import LibpqWriter, Writer
 
+from etl_assets.arrow_values import numpy_array, scalar
 from etl_assets.targets.sql.common import TableName, arrow_category, hex_text
 from etl_assets.targets.sql.dialect import Dialect, StageColumn
 from etl_assets.targets.sql.pgbinary import encoder as binary_encoder
 from etl_assets.worker import Worker
-from etl_assets.tables import numpy_array, scalar
 
 SEQ = "_etl_seq"
 ENCODE_ROWS = 16384
