@@ -45,7 +45,7 @@ import pyarrow as pa
 from pandas.api import types as ptypes
 
 from ..tables import to_pandas
-from .cast_arrow import fast_cast, fast_cast_series
+from .cast_arrow import fast_cast_series
 from .errors import CastProblem
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -66,14 +66,9 @@ def cast_series(series: pd.Series, type_: str, column: str) -> pd.Series:
     return fast if fast is not None else _CASTS[type_](series, column)
 
 
-def cast_array(array: pa.Array | pa.ChunkedArray, type_: str, column: str, start: int = 0) -> pa.Array:
-    """Convert one Arrow column whose first value is row `start` (0-based) of the table: what
-    `cast_series` gives for the column as `to_pandas` reads it, stored as Arrow (NaN as null)."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    fast = fast_cast(array, type_)
-    if fast is not None:
-        return fast
+def cast_array_by_pandas(array: pa.Array, type_: str, column: str, start: int = 0) -> pa.Array:
+    """`cast_arrow.cast_array` for the columns Arrow does not decide: the column as `to_pandas`
+    reads it, through the pandas cast, stored as Arrow (NaN as null)."""
     series = to_pandas(pa.table({column: array}))[column]
     series.index = pd.RangeIndex(start, start + len(series))
     return pa.array(_CASTS[type_](series, column), from_pandas=True)

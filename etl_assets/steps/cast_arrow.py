@@ -141,6 +141,20 @@ def fast_cast(array: pa.Array, type_: str) -> pa.Array | None:
     return convert(array) if convert is not None else None
 
 
+def cast_array(array: pa.Array | pa.ChunkedArray, type_: str, column: str, start: int = 0) -> pa.Array:
+    """Convert one Arrow column whose first value is row `start` (0-based) of the table: what
+    `cast.cast_series` gives for the column as `to_pandas` reads it, stored as Arrow (NaN as null).
+    pandas is imported only for a column `fast_cast` does not decide."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    fast = fast_cast(array, type_)
+    if fast is not None:
+        return fast
+    from .cast import cast_array_by_pandas
+
+    return cast_array_by_pandas(array, type_, column, start)
+
+
 def fast_cast_series(series: pd.Series, type_: str) -> pd.Series | None:
     """`fast_cast` for a pandas column of text (or integers/booleans to string), or None."""
     import pandas as pd

@@ -10,7 +10,7 @@ result is known without pandas:
   Parquet statistics; the table has rows and no repeated column names;
 - casts are to integer, float, boolean or datetime (always typed results), or to string from
   text, integers or booleans (`cast_arrow` converts those; null exactly where the input is).
-Casts run through `cast.cast_array`: Arrow conversions where they decide, the pandas functions
+Casts run through `cast_arrow.cast_array`: Arrow conversions where they decide, the pandas functions
 of `cast` where they do not, so values and errors are those of the pandas path.
 """
 from __future__ import annotations

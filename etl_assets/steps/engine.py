@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from ..config.models.steps import step_name
 from ..tables import CHUNK_ROWS, StoredTable, TableWriter
+from .cast_arrow import cast_array
 from .columnar import arrow_ready, normalised
 from .context import StepContext, StepFunction
 from .errors import CastError, CastProblem, StepError, StepProblem, require_columns
@@ -117,19 +118,11 @@ def apply_arrow_step(step: PlannedStep, table: pa.Table, ctx: StepContext, start
     """`apply_step` for a step of `columnar.ARROW_STEPS` on an Arrow table (see `columnar`)."""
     names = table.column_names
     if step.name == "cast":
-        from .cast_arrow import fast_cast
-
         with _reported(step, ctx):
             require_columns(names, step.args)
             columns = table.columns
             for column, type_ in step.args.items():
-                array = table.column(column).combine_chunks()
-                cast = fast_cast(array, type_)
-                if cast is None:
-                    from .cast import cast_array  # it imports pandas, for the values Arrow does not decide
-
-                    cast = cast_array(array, type_, column, start)
-                columns[names.index(column)] = cast
+                columns[names.index(column)] = cast_array(table.column(column), type_, column, start)
         return pa.Table.from_arrays(columns, names=names)
     import pandas as pd
 

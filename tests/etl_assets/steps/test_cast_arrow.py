@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
 
-from etl_assets.steps import StepError, cast, engine, run_steps
+from etl_assets.steps import StepError, cast, cast_arrow, engine, run_steps
 from etl_assets.steps.errors import CastProblem
 from etl_assets.tables import StoredTable, TableWriter
 from tests.etl_assets.steps.conftest import parse_steps
@@ -34,7 +34,7 @@ def assert_same_as_per_value(values: list[Any], type_: str, start: int = 0) -> N
         assert fast == slow
     else:
         assert_series_equal(fast, slow)
-    array = outcome(lambda: cast.cast_array(pa.array(values, pa.string()), type_, "c", start))
+    array = outcome(lambda: cast_arrow.cast_array(pa.array(values, pa.string()), type_, "c", start))
     assert array == slow if isinstance(slow, str) else array.equals(pa.array(slow, from_pandas=True))
 
 
