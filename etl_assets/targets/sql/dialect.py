@@ -30,11 +30,11 @@ class Dialect(ABC):
     """One database kind. An instance holds one open connection (see `connect`)."""
 
     param: ClassVar[str] = "%s"
+    """Placeholder of a query parameter."""
     direct_dedupe: ClassVar[bool] = False
     """Whether a dedupe load may insert straight into the table (`modes._dedupe_directly`)."""
     unique_violations: ClassVar[tuple[type[BaseException], ...]] = ()
     """The driver's errors for a row a unique index refuses."""
-    """Placeholder of a query parameter."""
     max_identifier: ClassVar[int] = 63
     fold_case: ClassVar[bool] = False
     """Column names compare case-insensitively."""
