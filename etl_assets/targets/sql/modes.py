@@ -139,13 +139,13 @@ class SeenOverflow(Exception):
 class FirstSight:
     """Drops rows whose row hash an earlier row of the same load had, so repeats never reach the
     stage (the database still deduplicates: this only saves it work). Remembers up to SEEN_CAP
-    hashes, sorted by their first 64 bits; a row is dropped only when all 128 bits match.
-    `strict`: raise SeenOverflow instead of passing rows on unremembered (every row it passes is
-    then distinct from every other it passed)."""
+    hashes, sorted by their first 64 bits; a row is dropped only when all 128 bits match."""
 
-    def __init__(self, cap: int = SEEN_CAP, strict: bool = False):
+    def __init__(self, cap: int = SEEN_CAP):
         self.cap = cap
-        self.strict = strict
+        self.strict = False
+        """Raise SeenOverflow instead of passing rows on unremembered (every row it passes is then
+        distinct from every other it passed)."""
         self.knows_table = False
         """Whether it was told every row hash the table held when the load read them."""
         self.passed = 0
@@ -322,10 +322,13 @@ def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
     stage = layout.stage_columns(d.hash_type)
     target = d.table_sql(job.table)
     if not merge:
-        inserted = _dedupe_directly(d, job, layout)
-        if inserted is not None:
-            return inserted, 0, job.data.num_rows - inserted
-    rows = batches(job, layout) if merge else _first_sight(d, target).filter(batches(job, layout))
+        seen = _first_sight(d, target)
+        if d.direct_dedupe and seen.knows_table and job.data.num_rows <= SEEN_CAP:
+            inserted = _dedupe_directly(d, job, layout, seen)
+            if inserted is not None:
+                return inserted, 0, job.data.num_rows - inserted
+            seen = _first_sight(d, target)  # the first remembers the rows of the COPY that was undone
+    rows = batches(job, layout) if merge else seen.filter(batches(job, layout))
     select = d.stage(stage, rows, stage_key, keep_last=merge)
     on = " AND ".join(f"s.{d.quote(s)} = t.{d.quote(t)}" for s, t in zip(stage_key, table_key))
     columns = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID] + ([ROW_HASH] if layout.hashed else [])
@@ -344,9 +347,9 @@ def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
     return inserted, 0, total - inserted
 
 
-def _first_sight(d: Dialect, target: str, strict: bool = False) -> FirstSight:
+def _first_sight(d: Dialect, target: str) -> FirstSight:
     """A FirstSight that knows the table's row hashes when there are at most TABLE_HASHES_CAP."""
-    seen = FirstSight(SEEN_CAP, strict)
+    seen = FirstSight(SEEN_CAP)
     sql = f"SELECT {d.quote(ROW_HASH)} FROM {target} WHERE {d.quote(ROW_HASH)} IS NOT NULL LIMIT {TABLE_HASHES_CAP + 1}"
     hashes = d.fixed_width_values(sql, 16, TABLE_HASHES_CAP)
     if hashes is not None:  # None: too many, or some hash was written by other means: let the database compare
@@ -355,18 +358,14 @@ def _first_sight(d: Dialect, target: str, strict: bool = False) -> FirstSight:
     return seen
 
 
-def _dedupe_directly(d: Dialect, job: Job, layout: Layout) -> int | None:
-    """dedupe without a stage: when the load knows every row hash of the table and every row it
-    passes is new (FirstSight strict), its rows go straight into the table (PostgreSQL: COPY).
-    Rows inserted; None when that does not apply, or when the table's unique index refused a row
-    (a concurrent writer inserted it after the hashes were read) or FirstSight overflowed: then
-    nothing of it is left (savepoint) and the caller stages. Its rows are read again then: a
+def _dedupe_directly(d: Dialect, job: Job, layout: Layout, seen: FirstSight) -> int | None:
+    """dedupe without a stage, for a dialect that allows it (`direct_dedupe`) when `seen` knows
+    every row hash of the table: made strict, every row it passes is new, and the rows go straight
+    into the table (PostgreSQL: COPY). Rows inserted; None when the table's unique index refused a
+    row (a concurrent writer inserted it after the hashes were read) or FirstSight overflowed:
+    then nothing of it is left (savepoint) and the caller stages. Its rows are read again then: a
     streamed table cannot be, so such a load fails and the target step loads the stored table."""
-    if not d.direct_dedupe or job.data.num_rows > SEEN_CAP:
-        return None
-    seen = _first_sight(d, d.table_sql(job.table), strict=True)
-    if not seen.knows_table:
-        return None
+    seen.strict = True
     names = [c.name for c in layout.columns] + [ROW_HASH, LOADED_AT, RUN_ID]
     d.execute("SAVEPOINT etl_dedupe")
     try:
