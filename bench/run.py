@@ -77,7 +77,9 @@ def rows_of(path: Path) -> int:
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None, stdin: str | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one child process, via wait4 (per child)."""
+    """(wall seconds, peak RSS MB) of one child process, via wait4 (per child). A CHECKPOINT
+    first: no load pays for writing out the buffers the load before it left dirty."""
+    psql("CHECKPOINT")
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)

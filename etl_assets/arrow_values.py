@@ -7,6 +7,7 @@ such values here instead, from bytes and buffers (docs/architecture.md).
 from __future__ import annotations
 
 import struct
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
@@ -18,13 +19,16 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def scalar(value: Any) -> pa.Scalar:
-    """`pa.scalar(value)` for bool, str, int, float and datetime (naive or UTC) values."""
+    """`pa.scalar(value)` for bool, str, int, float and datetime (naive or UTC) values; a UUID
+    becomes its 16 bytes (`binary(16)`)."""
     if isinstance(value, bool):
         return pa.Array.from_buffers(pa.bool_(), 1, [None, pa.py_buffer(bytes([value]))])[0]
     if isinstance(value, str):
         return string_array([value])[0]
     if isinstance(value, int) and -(2**63) <= value < 2**63:
         return int64_array([value])[0]
+    if isinstance(value, uuid.UUID):
+        return pa.Array.from_buffers(pa.binary(16), 1, [None, pa.py_buffer(value.bytes)])[0]
     if isinstance(value, float):
         return pa.Array.from_buffers(pa.float64(), 1, [None, pa.py_buffer(struct.pack("<d", value))])[0]
     if isinstance(value, datetime) and value.tzinfo in (None, timezone.utc):

@@ -1,6 +1,7 @@
 """etl_assets/arrow_values.py: Arrow values built without pandas equal pyarrow's own."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 
 import numpy as np
@@ -19,6 +20,11 @@ def test_scalar_equals_pyarrows_own(value: object) -> None:
     got, want = scalar(value), pa.scalar(value)
     assert got.type == want.type
     assert got.equals(want) or (value != value and got.as_py() != got.as_py())
+
+
+def test_scalar_of_a_uuid_is_its_16_bytes() -> None:
+    run_id = uuid.UUID("0b7e2a52-4c8e-4d8e-9f0e-0d6f3c1a9b01")
+    assert scalar(run_id).equals(pa.scalar(run_id.bytes, pa.binary(16)))
 
 
 def test_scalar_of_an_int_beyond_int64_fails_as_pyarrows_own() -> None:

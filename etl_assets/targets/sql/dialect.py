@@ -147,6 +147,14 @@ class Dialect(ABC):
             return f"NUMERIC({t.precision},{t.scale})"
         return self.types["string" if category == "null" else category]
 
+    def run_id_type(self) -> str:
+        """The column type created for `_etl_run_id`."""
+        return self.column_type(pa.string())
+
+    def run_id_value(self, run_id: str, db_type: str) -> Any:
+        """The run id as a value of the table's `_etl_run_id` column of type `db_type`."""
+        return run_id
+
     def classify(self, db_type: str) -> str:
         """The category of an existing column's type."""
         return db_category(db_type)

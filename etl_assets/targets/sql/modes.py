@@ -98,6 +98,8 @@ class Layout:
 
     columns: list[Column]
     hashed: bool
+    run_id_type: str
+    """The table's type of `_etl_run_id`."""
 
     def column(self, source: str) -> Column:
         return next(c for c in self.columns if c.source == source)
@@ -216,7 +218,7 @@ def plan_columns(d: Dialect, job: Job, existing: dict[str, str] | None) -> list[
 
 
 def _bookkeeping(d: Dialect, job: Job) -> list[tuple[str, str]]:
-    columns = [(LOADED_AT, d.column_type(UTC_US)), (RUN_ID, d.column_type(pa.string()))]
+    columns = [(LOADED_AT, d.column_type(UTC_US)), (RUN_ID, d.run_id_type())]
     return columns + ([(ROW_HASH, d.hash_type)] if job.mode == "dedupe" else [])
 
 
@@ -241,7 +243,8 @@ def prepare_table(d: Dialect, job: Job, table: TableName, undo: Undo) -> Layout:
                 undo.append(lambda name=name: d.drop_column(table, name))
     if key and not (existing is None and job.mode == "merge"):
         _ensure_unique(d, table, key, undo)
-    return Layout(columns, hashed=job.mode == "dedupe")
+    run_id_type = next((t for n, t in (existing or {}).items() if d.fold(n) == d.fold(RUN_ID)), d.run_id_type())
+    return Layout(columns, hashed=job.mode == "dedupe", run_id_type=run_id_type)
 
 
 def _ensure_unique(d: Dialect, table: TableName, key: list[str], undo: Undo) -> None:
@@ -296,8 +299,8 @@ def _delete(d: Dialect, job: Job, layout: Layout) -> int:
     return 0
 
 
-def _constants(d: Dialect, job: Job) -> tuple[object, object]:
-    return d.param_value(job.loaded_at), job.run_id
+def _constants(d: Dialect, job: Job, layout: Layout) -> tuple[object, object]:
+    return d.param_value(job.loaded_at), d.run_id_value(job.run_id, layout.run_id_type)
 
 
 def _write(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
@@ -310,7 +313,7 @@ def _write(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
 
 def _insert_all(d: Dialect, job: Job, layout: Layout, table: TableName) -> None:
     names = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID]
-    d.insert_rows(table, names, layout.stage_columns(d.hash_type), batches(job, layout), _constants(d, job))
+    d.insert_rows(table, names, layout.stage_columns(d.hash_type), batches(job, layout), _constants(d, job, layout))
 
 
 def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
@@ -340,10 +343,10 @@ def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
         distinct = d.scalar(f"SELECT COUNT(*) FROM ({select}) s")
         existing = d.scalar(f"SELECT COUNT(*) FROM ({select}) s JOIN {target} t ON {on}")
         update = [c for c in columns if c not in table_key]
-        d.execute(f"{insert} WHERE 1 = 1 {d.on_conflict(table_key, update)}", _constants(d, job))
+        d.execute(f"{insert} WHERE 1 = 1 {d.on_conflict(table_key, update)}", _constants(d, job, layout))
         return distinct - existing, existing, total - distinct
     conflict = d.on_conflict(table_key, None) if d.targeted_conflicts else ""
-    inserted = d.execute(f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on}) {conflict}", _constants(d, job))
+    inserted = d.execute(f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on}) {conflict}", _constants(d, job, layout))
     return inserted, 0, total - inserted
 
 
@@ -369,7 +372,7 @@ def _dedupe_directly(d: Dialect, job: Job, layout: Layout, seen: FirstSight) -> 
     names = [c.name for c in layout.columns] + [ROW_HASH, LOADED_AT, RUN_ID]
     d.execute("SAVEPOINT etl_dedupe")
     try:
-        d.insert_rows(job.table, names, layout.stage_columns(d.hash_type), seen.filter(batches(job, layout)), _constants(d, job))
+        d.insert_rows(job.table, names, layout.stage_columns(d.hash_type), seen.filter(batches(job, layout)), _constants(d, job, layout))
     except (SeenOverflow, *d.unique_violations):
         d.execute("ROLLBACK TO SAVEPOINT etl_dedupe")
         return None

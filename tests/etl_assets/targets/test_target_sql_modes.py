@@ -12,18 +12,20 @@ import pytest
 from etl_assets.targets import LoadResult, TargetError
 from etl_assets.targets.sql import load_sql, quote_table, read_table
 
+RUN_1, RUN_2 = "0b7e2a52-4c8e-4d8e-9f0e-0d6f3c1a9b01", "0b7e2a52-4c8e-4d8e-9f0e-0d6f3c1a9b02"  # Dagster's run ids are UUIDs
+
 
 def test_append_twice_doubles(any_db_url, stage, flights_csv, run_sql, sorted_frame):
     airports = stage(flights_csv("airports"))
-    first = load_sql(any_db_url, "airports", "append", airports, run_id="r1")
-    second = load_sql(any_db_url, "airports", "append", airports, run_id="r2")
+    first = load_sql(any_db_url, "airports", "append", airports, run_id=RUN_1)
+    second = load_sql(any_db_url, "airports", "append", airports, run_id=RUN_2)
     assert first == second == LoadResult(quote_table(any_db_url, "airports"), inserted=1458)
     back = read_table(any_db_url, "airports")
     assert len(back) == 2916
     expected = pd.concat([airports.to_pandas()] * 2)
     pd.testing.assert_frame_equal(sorted_frame(back, ["faa"]), sorted_frame(expected, ["faa"]), check_dtype=False)
     runs = run_sql(any_db_url, "SELECT _etl_run_id, COUNT(*), COUNT(DISTINCT _etl_loaded_at) FROM airports GROUP BY _etl_run_id ORDER BY 1")
-    assert runs == [("r1", 1458, 1), ("r2", 1458, 1)]
+    assert [(str(r), n, t) for r, n, t in runs] == [(RUN_1, 1458, 1), (RUN_2, 1458, 1)]
 
 
 def test_replace_replaces(any_db_url, stage, flights_csv, count_rows, sorted_frame):
@@ -408,3 +410,41 @@ def test_dedupe_of_a_streamed_table_beyond_first_sights_cap_fails_whole(pg_url, 
     staged = _spy_stage(monkeypatch)
     result = load_sql(pg_url, "w", "dedupe", stage(weather, weather.slice(0, 20)))
     assert (result.inserted, result.unchanged) == (300, 20) and staged
+
+
+@pytest.mark.parametrize("mode", ["append", "merge", "dedupe"])
+def test_postgres_run_id_is_a_uuid_column_written_by_the_direct_copy(pg_url, stage, run_sql, monkeypatch, mode) -> None:
+    """A new PostgreSQL table gets `_etl_run_id uuid`; appends still COPY straight into it (no
+    stage), and every path writes the run id."""
+    from etl_assets.targets.sql.postgres import Postgres
+
+    staged: list[str] = []
+    original = Postgres._copy
+    monkeypatch.setattr(Postgres, "_copy", lambda self, *a: staged.append("stage") or original(self, *a))
+    load_sql(pg_url, "r", mode, stage({"k": [1, 2], "v": ["a", "b"]}), primary_key=["k"] if mode == "merge" else None, run_id=RUN_1)
+    assert run_sql(pg_url, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'r'::regclass AND attname = '_etl_run_id'") == [("uuid",)]
+    load_sql(pg_url, "r", mode, stage({"k": [2, 3], "v": ["b", "c"]}), primary_key=["k"] if mode == "merge" else None, run_id=RUN_2)
+    assert [(k, str(r)) for k, r in run_sql(pg_url, "SELECT k, _etl_run_id FROM r ORDER BY k, _etl_run_id")] == {
+        "append": [(1, RUN_1), (2, RUN_1), (2, RUN_2), (3, RUN_2)],
+        "merge": [(1, RUN_1), (2, RUN_2), (3, RUN_2)],
+        "dedupe": [(1, RUN_1), (2, RUN_1), (3, RUN_2)],
+    }[mode]
+    if mode != "merge":  # merge stages by design
+        assert not staged
+
+
+def test_postgres_table_with_a_text_run_id_keeps_it(pg_url, stage, run_sql) -> None:
+    """A table made with `_etl_run_id text` (before it was uuid, or by hand) keeps its type, and
+    any run id fits it."""
+    run_sql(pg_url, "CREATE TABLE old (k BIGINT, _etl_loaded_at TIMESTAMPTZ, _etl_run_id TEXT)")
+    load_sql(pg_url, "old", "append", stage({"k": [1]}), run_id="manual-1")
+    load_sql(pg_url, "old", "dedupe", stage({"k": [2]}), run_id=RUN_1)
+    assert run_sql(pg_url, "SELECT k, _etl_run_id FROM old ORDER BY k") == [(1, "manual-1"), (2, RUN_1)]
+
+
+def test_postgres_uuid_run_id_column_refuses_another_run_id_and_takes_none_as_null(pg_url, stage, run_sql) -> None:
+    load_sql(pg_url, "u", "append", stage({"k": [1]}), run_id=RUN_1)
+    with pytest.raises(TargetError, match="run id 'r1' is not a UUID"):
+        load_sql(pg_url, "u", "append", stage({"k": [2]}), run_id="r1")
+    load_sql(pg_url, "u", "append", stage({"k": [3]}))  # outside a Dagster run: no run id
+    assert [(k, r and str(r)) for k, r in run_sql(pg_url, "SELECT k, _etl_run_id FROM u ORDER BY k")] == [(1, RUN_1), (3, None)]
