@@ -136,9 +136,10 @@ class TableWriter:
     schema of those chunks is then fixed and later chunks are cast to it (SchemaMismatch when a
     value does not fit). Readers and steps deliver chunks of one schema; this is the safety net.
 
-    Encoding Parquet and the observers' work run in a thread (both mostly without the GIL), so
-    the caller produces the next chunk meanwhile; at most WRITE_QUEUE chunks wait. An error of
-    that thread is raised by the next `write` or by `commit`.
+    Encoding Parquet runs in one thread and the observers' work in another (both mostly without
+    the GIL), so the caller produces the next chunk meanwhile and neither waits for the other;
+    at most WRITE_QUEUE chunks wait for each. An error of either thread is raised by the next
+    `write` or by `commit`.
     """
 
     WRITE_QUEUE = 1
@@ -150,7 +151,7 @@ class TableWriter:
         self._chunks: list[pa.Table] = []
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
-        self._worker: Worker[pa.Table] | None = None
+        self._workers: list[Worker[pa.Table]] = []
         self.rows = 0
 
     def write(self, chunk: pa.Table | pa.RecordBatch | pd.DataFrame) -> None:
@@ -169,8 +170,10 @@ class TableWriter:
     def _open(self, schema: pa.Schema) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._schema = schema
-        self._writer = pq.ParquetWriter(self._tmp, schema, compression="lz4")
-        self._worker = Worker(self._write_out, self.WRITE_QUEUE, "etl-table-writer")
+        writer = self._writer = pq.ParquetWriter(self._tmp, schema, compression="lz4")
+        self._workers = [Worker(writer.write_table, self.WRITE_QUEUE, "etl-table-writer")]
+        if self.observers:
+            self._workers.append(Worker(self._observe, self.WRITE_QUEUE, "etl-table-observers"))
         pending, self._chunks = self._chunks, []
         for table in pending:
             self._write(table)
@@ -184,27 +187,26 @@ class TableWriter:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise SchemaMismatch(f"a later chunk does not fit the types of the first ({exc}); cast the column explicitly") from exc
         if table.num_rows:
-            assert self._worker is not None
-            self._worker.put(table)
+            for worker in self._workers:
+                worker.put(table)
 
-    def _write_out(self, table: pa.Table) -> None:
-        assert self._writer is not None
-        self._writer.write_table(table)
+    def _observe(self, table: pa.Table) -> None:
         for observer in self.observers:
             observer.add(table)
 
     def _stop(self) -> None:
-        if self._worker is not None:
-            self._worker.close()
+        for worker in self._workers:
+            worker.close()
 
     def commit(self) -> StoredTable:
         """Finish the file and atomically put it at `path`."""
         if self._writer is None:
             self._open(_unify([c.schema for c in self._chunks]) if self._chunks else pa.schema([]))
-        assert self._writer is not None and self._worker is not None
-        self._worker.close()
-        if self._worker.error is not None:
-            raise self._worker.error
+        assert self._writer is not None
+        self._stop()
+        error = next((w.error for w in self._workers if w.error is not None), None)
+        if error is not None:
+            raise error
         self._writer.close()
         os.replace(self._tmp, self.path)
         return StoredTable(self.path, observers=self.observers)

@@ -1,8 +1,9 @@
 """TableWriter / StoredTable (etl_assets/tables.py): chunked staging with a writing thread and
-observers; errors of that thread reach the caller; nothing is left behind on failure."""
+an observing thread; errors of either reach the caller; nothing is left behind on failure."""
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,6 +47,29 @@ def test_an_error_in_the_writing_thread_reaches_the_caller_and_leaves_no_file(tm
                 writer.write(chunk)
             writer.commit()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_busy_observer_does_not_hold_the_parquet_encoding_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parquet encoding and the observers run in threads of their own: while the observer still
+    works on the first chunk, later chunks are encoded."""
+    import pyarrow.parquet as pq
+
+    encoded = threading.Semaphore(0)
+    original = pq.ParquetWriter.write_table
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", lambda self, table, *a, **k: (original(self, table, *a, **k), encoded.release()))
+
+    class Slow(Recorder):
+        def add(self, table: pa.Table) -> None:
+            if not self.rows:  # the first chunk: wait until all three are encoded
+                assert encoded.acquire(timeout=10) and encoded.acquire(timeout=10) and encoded.acquire(timeout=10)
+            super().add(table)
+
+    seen = Slow()
+    with TableWriter(tmp_path / "t.parquet", seen) as writer:
+        for chunk in chunks(3):
+            writer.write(chunk)
+        stored = writer.commit()
+    assert seen.rows == [1000] * 3 and stored.read().equals(pa.concat_tables(chunks(3)))
 
 
 def test_a_chunk_that_does_not_fit_fails_in_write(tmp_path: Path) -> None:
