@@ -436,10 +436,12 @@ def _pieces(stream: TailStream, quote: str | None) -> Iterator[memoryview]:
 
 def _last_record_end(buffer: bytes, quote: bytes | None) -> int:
     """Position after the last newline of `buffer` with an even number of quotes before it (0: none)."""
+    if quote is None or quote not in buffer:  # no quotes: every newline ends a record (memchr, not a count)
+        return buffer.rfind(b"\n") + 1
     end = len(buffer)
-    quotes = buffer.count(quote) if quote else 0
+    quotes = buffer.count(quote)
     while (newline := buffer.rfind(b"\n", 0, end)) >= 0:
-        if quote is None or (quotes - buffer.count(quote, newline + 1)) % 2 == 0:
+        if (quotes - buffer.count(quote, newline + 1)) % 2 == 0:
             return newline + 1
         end = newline
     return 0

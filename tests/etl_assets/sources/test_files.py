@@ -679,6 +679,13 @@ def test_stream_cuts_pieces_only_at_newlines_outside_quotes() -> None:
             assert piece.endswith(b"\n") and piece.count(b'"') % 2 == 0
 
 
+def test_last_record_end_with_and_without_quotes_in_the_buffer() -> None:
+    assert _csv._last_record_end(b"a,b\n1,2\n3,", b'"') == 8  # no quote: the last newline
+    assert _csv._last_record_end(b'a,b\n1,"x\ny', b'"') == 4  # the last newline is inside quotes
+    assert _csv._last_record_end(b'1,"x\ny', b'"') == 0
+    assert _csv._last_record_end(b"no newline", None) == 0
+
+
 def test_stream_rescans_when_a_later_piece_needs_a_wider_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path / "late.csv", "n,s\n" + "".join(f"{i},v{i}\n" for i in range(50)) + "1.5,w\n")
     monkeypatch.setattr(_csv, "SEGMENT_BYTES", 64)
