@@ -9,7 +9,7 @@ import dagster as dg
 
 from .config import ConfigError, LoadedPipeline, load_all
 from .factory import build_pipeline
-from .storage import TableIOManager
+from .io_manager import TableIOManager
 
 log = logging.getLogger("etl_assets")
 

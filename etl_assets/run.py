@@ -8,6 +8,8 @@ from typing import Any, Sequence
 
 import dagster as dg
 
+from . import head_start
+
 
 @dataclass
 class AssetSummary:
@@ -94,12 +96,21 @@ def resolve_selection(pipeline: str, select: Sequence[str], job: dg.JobDefinitio
     return keys
 
 
-def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None, exits_after: bool = False) -> int:
+def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None, exits_after: bool = False, run_id: str | None = None) -> int:
     """Execute; print a summary per asset; 0 only when every step and check succeeded.
 
     `exits_after`: the process ends after the run, so the definitions and the instance live as
     long as it does: they are frozen out of the garbage collector's walks, which the caller kept
-    off while they were made, and the collector is turned on for the run (see `etl_assets.console`)."""
+    off while they were made, and the collector is turned on for the run (see `etl_assets.console`).
+    `run_id`: the run's id, chosen beforehand (a head start began under it); a head start the run
+    did not take over is rolled back when the run ends."""
+    try:
+        return _run(pipeline, select, partition, exits_after, run_id)
+    finally:
+        head_start.discard()
+
+
+def _run(pipeline: str, select: Sequence[str], partition: str | None, exits_after: bool, run_id: str | None) -> int:
     from .definitions import load_definitions
 
     defs = load_definitions()
@@ -118,6 +129,7 @@ def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None, ex
             instance=instance,
             asset_selection=keys or None,
             partition_key=partition,
+            run_id=run_id,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )

@@ -106,7 +106,7 @@ def redacting(loaded: LoadedPipeline) -> Callable[[Callable[..., Any]], Callable
 def staged_writer(key: dg.AssetKey, *observers: Observer) -> TableWriter:
     """A TableWriter into the staging area (gathering the column profile as it writes, and showing
     the chunks to `observers`); the IO manager moves the file into place."""
-    return TableWriter(staging_path(data_dir(), key), Profiler(), *observers)
+    return TableWriter(staging_path(data_dir(), key.path), Profiler(), *observers)
 
 
 def redacted_tags(loaded: LoadedPipeline) -> dict[str, str]:

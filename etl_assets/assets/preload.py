@@ -14,66 +14,22 @@ Only where one streamed pass equals the normal load and an open transaction cann
 step: PostgreSQL targets (row-level locks; SQLite would lock the whole database file), whose table
 no other target of the pipeline writes; no partitions (the window check reads the data first), no
 incremental source (targets filter rows by cursor); modes append, replace and dedupe (merge checks
-its key before loading).
+its key before loading). The load itself (`StreamedLoad`) and these rules are in `streamed_load`;
+`etl run` may have begun a source's read and loads before Dagster started (`head_start`).
 """
 from __future__ import annotations
 
-import atexit
-import queue
-import threading
-from collections import Counter
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 from sqlalchemy.engine import make_url
 
-from ..config import LoadedPipeline
+from .. import head_start
 from ..config.models import SqlTarget
-from ..partitions import PartitionWindow
+from ..streamed_load import Planned, StreamedLoad, Waiting, new_load, streamed_targets
 from ..tables import StoredTable
-from ..targets import LoadResult
-from ..targets.sql import load_sql
-from ..targets.sql.modes import Table
 from .common import AssetContext, asset_key
-
-STREAMED_MODES = ("append", "replace", "dedupe")
-QUEUE_CHUNKS = 1
-"""Chunks waiting for the loading thread (bounds the memory the overlap costs)."""
-
-Loader = Callable[["ChunkFeed", Callable[[], None]], LoadResult]
-"""Runs a target's load of a table, calling its second argument just before the commit."""
-
-
-def sql_loader(target: SqlTarget, db: Any, run_id: str, window: PartitionWindow | None) -> Loader:
-    """The target's load of a table into its database (`db`: its SqlConnection resource)."""
-
-    def load(data: Table, before_commit: Callable[[], None] = lambda: None) -> LoadResult:
-        return load_sql(
-            db.resolved_url(),
-            target.table,
-            target.mode,
-            data,
-            primary_key=target.primary_key,
-            run_id=run_id,
-            partition=window,
-            timeout_seconds=db.timeout_seconds,
-            before_commit=before_commit,
-        )
-
-    return load
-
-
-def streamed_targets(loaded: LoadedPipeline, producer: str) -> list[SqlTarget]:
-    """The SQL targets a step may load while it produces `producer` (see the module docstring)."""
-    cfg = loaded.config
-    if cfg.partitions is not None or cfg.executor.type != "in_process":
-        return []
-    if any(getattr(s, "incremental", None) is not None for s in cfg.sources):
-        return []
-    sql = [t for t in cfg.targets if isinstance(t, SqlTarget)]
-    shared = {k for k, n in Counter((t.connection, t.table) for t in sql).items() if n > 1}
-    return [t for t in sql if t.input == producer and t.mode in STREAMED_MODES and (t.connection, t.table) not in shared]
 
 
 def resource_keys(ctx: AssetContext) -> set[str]:
@@ -81,23 +37,51 @@ def resource_keys(ctx: AssetContext) -> set[str]:
     return {ctx.connection_resource_key(t.connection) for t in streamed_targets(ctx.loaded, ctx.config.name)}
 
 
-def start_loads(ctx: AssetContext, context: dg.AssetExecutionContext) -> list["StreamedLoad"]:
-    """A load for each streamed target this run executes; feed them as the writer's observers."""
-    loads = []
+def planned_loads(ctx: AssetContext, context: dg.AssetExecutionContext) -> list[tuple[SqlTarget, Planned]]:
+    """The streamed targets of the asset that this run executes and that are PostgreSQL tables."""
+    planned = []
     for target in streamed_targets(ctx.loaded, ctx.config.name):
         key = asset_key(ctx.pipeline, target.name)
         db = getattr(context.resources, ctx.connection_resource_key(target.connection))
-        if will_run(context, key) and make_url(db.resolved_url()).get_backend_name() == "postgresql":
-            loads.append(StreamedLoad(context.run_id, key, sql_loader(target, db, context.run_id, None)))
-    return loads
+        url = db.resolved_url()
+        if will_run(context, key) and make_url(url).get_backend_name() == "postgresql":
+            planned.append((target, Planned(tuple(key.path), url, db.timeout_seconds)))
+    return planned
 
 
-def abort_all(loads: list["StreamedLoad"]) -> None:
+def start_loads(ctx: AssetContext, context: dg.AssetExecutionContext) -> list[StreamedLoad]:
+    """A load for each streamed target this run executes; feed them as the writer's observers."""
+    return [new_load(context.run_id, target, planned) for target, planned in planned_loads(ctx, context)]
+
+
+def adopt(ctx: AssetContext, context: dg.AssetExecutionContext, paths: list[Path], meta: dict[str, Any]) -> tuple[StoredTable, list[StreamedLoad]] | None:
+    """The staged table and fed loads of this source's head start (`etl run` began reading while
+    Dagster started), when it is exactly what this step would do; else None (it is rolled back)."""
+    head = head_start.take(context.run_id, ctx.key.path)
+    if head is None:
+        return None
+    ahead = head.seconds_ahead
+    reason = head.mismatch(ctx.loaded, paths, [p for _, p in planned_loads(ctx, context)])
+    if reason is None:
+        try:
+            table, loads = head.result()
+        except Exception as exc:  # noqa: BLE001 - the step reads again and reports its own error
+            reason = f"its read failed: {type(exc).__name__}"
+        else:
+            context.log.info(f"took over the read and loads that etl run began {ahead:.1f} s before this step (head start)")
+            meta["head_start_seconds"] = dg.MetadataValue.float(round(ahead, 3))
+            return table, loads
+    head.abort()
+    context.log.info(f"reading the files in this step: the head start does not apply ({reason})")
+    return None
+
+
+def abort_all(loads: list[StreamedLoad]) -> None:
     for load in loads:
         load.abort()
 
 
-def hand_over(loads: list["StreamedLoad"], written: StoredTable, passed_on: StoredTable, results: list[dg.AssetCheckResult]) -> None:
+def hand_over(loads: list[StreamedLoad], written: StoredTable, passed_on: StoredTable, results: list[dg.AssetCheckResult]) -> None:
     """Leave the loads for their target steps when the checks passed every written row on; else
     roll them back."""
     clean = passed_on.path == written.path and all(r.passed for r in results)
@@ -108,140 +92,17 @@ def hand_over(loads: list["StreamedLoad"], written: StoredTable, passed_on: Stor
             load.abort()
 
 
-class ChunkFeed:
-    """A table arriving chunk by chunk from another thread; readable once, like a StoredTable."""
-
-    def __init__(self, schema: pa.Schema):
-        self.schema = schema
-        self.num_rows = 0
-        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
-        self._read = False
-
-    def put(self, table: pa.Table | None, alive: Callable[[], bool]) -> None:
-        """Hand on a chunk (None: the end); gives up when the reader is gone."""
-        while alive():
-            try:
-                self._queue.put(table, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-
-    def wake(self) -> None:
-        """End a wait for chunks that will not come (when there is room for the end marker)."""
-        try:
-            self._queue.put_nowait(None)
-        except queue.Full:
-            pass
-
-    def batches(self, rows: int = 0, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-        if self._read:
-            raise RuntimeError("a streamed table can be read only once")
-        self._read = True
-        while (table := self._queue.get()) is not None:
-            self.num_rows += table.num_rows
-            for batch in (table.select(columns) if columns else table).to_batches():
-                yield batch
-
-
-class _Abandoned(Exception):
-    """The load is not wanted any more: roll it back."""
-
-
-class StreamedLoad:
-    """One target's load running in a thread, fed chunk by chunk, committed by the target step."""
-
-    def __init__(self, run_id: str, target: dg.AssetKey, loader: Loader):
-        self.run_id = run_id
-        self.target = target
-        self._loader = loader
-        self._feed: ChunkFeed | None = None
-        self._thread: threading.Thread | None = None
-        self._decided = threading.Event()
-        self._commit = False
-        self.result: LoadResult | None = None
-        self.error: BaseException | None = None
-
-    def add(self, table: pa.Table) -> None:
-        """Feed a chunk (the first one starts the load)."""
-        if self._feed is None:
-            self._feed = ChunkFeed(table.schema)
-            self._thread = threading.Thread(target=self._run, name=f"etl-load-{self.target.to_user_string() if self.target else ''}", daemon=True)
-            self._thread.start()
-        self._feed.put(table, self._alive)
-
-    def _alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        assert self._feed is not None
-        try:
-            self.result = self._loader(self._feed, self._await_commit)
-        except BaseException as exc:  # noqa: BLE001 - kept for the target step
-            self.error = exc
-
-    def _await_commit(self) -> None:
-        self._decided.wait()
-        if not self._commit:
-            raise _Abandoned()
-
-    @property
-    def started(self) -> bool:
-        return self._feed is not None
-
-    def end_input(self) -> None:
-        """No more chunks."""
-        if self._feed is not None:
-            self._feed.put(None, self._alive)
-
-    def commit(self) -> LoadResult:
-        """Commit the load (waiting for it); raises its error if it failed."""
-        self._finish(True)
-        if self.error is not None:
-            raise self.error
-        assert self.result is not None
-        return self.result
-
-    def abort(self) -> None:
-        """Roll the load back (waiting for the thread to end)."""
-        self._finish(False)
-
-    def _finish(self, commit: bool) -> None:
-        self._commit = commit
-        self._decided.set()
-        if self._thread is not None:
-            while self._thread.is_alive():
-                if self._feed is not None:
-                    self._feed.wake()
-                self._thread.join(timeout=0.1)
-
-
-_PENDING: dict[tuple[str, dg.AssetKey], StreamedLoad] = {}
-_LOCK = threading.Lock()
+_PENDING: Waiting[StreamedLoad] = Waiting()
 
 
 def offer(load: StreamedLoad) -> None:
     """Leave a fed load for its target step; loads left over by other runs are rolled back."""
-    with _LOCK:
-        stale = [k for k in _PENDING if k[0] != load.run_id or k[1] == load.target]
-        old = [_PENDING.pop(k) for k in stale]
-        _PENDING[(load.run_id, load.target)] = load
-    for pending in old:
-        pending.abort()
+    _PENDING.put((load.run_id, load.target), load, stale=lambda k: k[0] != load.run_id)
 
 
 def take(run_id: str, target: dg.AssetKey) -> StreamedLoad | None:
     """The load the source step left for this target in this run, if any."""
-    with _LOCK:
-        return _PENDING.pop((run_id, target), None)
-
-
-@atexit.register
-def _abort_all() -> None:
-    with _LOCK:
-        pending = list(_PENDING.values())
-        _PENDING.clear()
-    for load in pending:
-        load.abort()
+    return _PENDING.take((run_id, tuple(target.path)))
 
 
 def will_run(context: dg.AssetExecutionContext, target: dg.AssetKey) -> bool:

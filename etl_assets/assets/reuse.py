@@ -18,7 +18,7 @@ import dagster as dg
 
 from ..checks.profile import KnownProfile
 from ..incremental import latest_record, record_metadata
-from ..storage import TableIOManager
+from ..io_manager import TableIOManager
 from ..tables import StoredTable
 
 FINGERPRINT_KEY = "source_fingerprint"

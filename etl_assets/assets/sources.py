@@ -17,6 +17,7 @@ from ..sources.errors import Rescan
 from ..sources.files import expand_paths, read_files
 from ..sources.sftp import read_sftp_source
 from ..sources.sql import read_sql_source
+from ..streamed_load import StreamedLoad
 from ..tables import StoredTable
 from . import preload, reuse
 from .common import AssetContext, redacting, staged_writer
@@ -59,7 +60,7 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
 
     def stage(
         context: dg.AssetExecutionContext, meta: dict[str, Any], stream: bool, paths: list[Path] | None
-    ) -> tuple[StoredTable, list[preload.StreamedLoad]]:
+    ) -> tuple[StoredTable, list[StreamedLoad]]:
         """Read the source into a staged table, feeding the loads of the streamed targets."""
         loads = preload.start_loads(ctx, context)
         try:
@@ -79,14 +80,16 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
     def source_asset(context: dg.AssetExecutionContext):  # no return annotation: Dagster would take it as the output type
         meta: dict[str, Any] = {}
         read = table = paths = None
+        loads: list[StreamedLoad] = []
         if src.type == "file":
             paths = file_paths(ctx, context, meta)  # once: the fingerprint must describe the files read
             read = reuse.fingerprint(ctx.code_version(), paths)
-            table = reuse.stored_table(context, ctx.key, read)
-        if table is not None:
-            context.log.info("the files have not changed since the last materialization: reusing the table it stored")
-            loads: list[preload.StreamedLoad] = []
-        else:
+            adopted = preload.adopt(ctx, context, paths, meta)
+            if adopted is not None:
+                table, loads = adopted
+            elif (table := reuse.stored_table(context, ctx.key, read)) is not None:
+                context.log.info("the files have not changed since the last materialization: reusing the table it stored")
+        if table is None:
             try:
                 table, loads = stage(context, meta, True, paths)
             except Rescan:

@@ -9,6 +9,7 @@ from .. import incremental
 from ..config.models import FileTarget, SqlTarget
 from ..metadata import table_metadata
 from ..partitions import partition_window, render_placeholders
+from ..streamed_load import sql_loader
 from ..tables import StoredTable
 from ..targets import LoadResult
 from ..targets.files import write_file
@@ -58,7 +59,8 @@ def build_target_asset(ctx: AssetContext) -> dg.AssetsDefinition:
         if isinstance(target, SqlTarget):
             result = _streamed_result(context, ctx.key, ctx.loaded.redact)
             if result is None:
-                result = preload.sql_loader(target, getattr(context.resources, resource_key), context.run_id, window)(data)
+                db = getattr(context.resources, resource_key)
+                result = sql_loader(target, db.resolved_url(), db.timeout_seconds, context.run_id, window)(data)
         else:
             assert isinstance(target, FileTarget)
             result = write_file(ctx.loaded.resolve_path(render_placeholders(target.path, window)), target.format, data, target.options)

@@ -4,20 +4,25 @@ Gathered while the table is written (a `Profiler` is the TableWriter's observer)
 over the stored Parquet file, chunk by chunk, with Arrow compute: memory is one chunk plus a fixed
 amount per column (see `distinct` for how distinct values are counted). Min and max are
 given for numbers, dates and times; mean for numbers.
+
+Dagster is imported only to build the metadata, so a `Profiler` can gather while `etl run`'s head
+start reads a file before Dagster is loaded (`etl_assets.head_start`).
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..arrow_values import python_value
 from ..tables import StoredTable
 from .distinct import DistinctCounter
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def _numeric(t: pa.DataType) -> bool:
@@ -63,18 +68,11 @@ def _show(value: Any) -> Any:
     return str(value)
 
 
-_SCHEMA = dg.TableSchema(
-    columns=[
-        dg.TableColumn("column", "string"),
-        dg.TableColumn("type", "string"),
-        dg.TableColumn("null_share", "float"),
-        dg.TableColumn("distinct", "int"),
-        dg.TableColumn("distinct_exact", "bool"),
-        dg.TableColumn("min", "string"),
-        dg.TableColumn("max", "string"),
-        dg.TableColumn("mean", "float"),
-    ]
-)
+def _schema() -> dg.TableSchema:
+    import dagster as dg
+
+    names = {"column": "string", "type": "string", "null_share": "float", "distinct": "int", "distinct_exact": "bool", "min": "string", "max": "string", "mean": "float"}
+    return dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in names.items()])
 
 
 class Profiler:
@@ -94,6 +92,8 @@ class Profiler:
             column.add(values)
 
     def metadata(self, schema: pa.Schema) -> dg.TableMetadataValue:
+        import dagster as dg
+
         stats = self._stats if self.schema is not None else [_ColumnStats(f.type) for f in schema]
         rows = self.rows
         records = [
@@ -111,7 +111,7 @@ class Profiler:
             )
             for f, s in zip(schema, stats)
         ]
-        return dg.MetadataValue.table(records=records, schema=_SCHEMA)
+        return dg.MetadataValue.table(records=records, schema=_schema())
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from ..assets.common import asset_key, connection_resource_key
 from ..config import LoadedPipeline
 from ..config.models import FileTarget, SqlTarget
 from ..factory import build_pipeline
-from ..storage import TableIOManager
+from ..io_manager import TableIOManager
 from ..targets.sql import quote_table
 from ..targets.sql.common import RESERVED_PREFIX, parse_table
 from .models import Preview

@@ -71,14 +71,16 @@ class Project:
         path.write_text(textwrap.dedent(text))
         return path
 
-    def run(self, pipeline: str, select: list[str] | None = None, partition: str | None = None, tags: dict[str, str] | None = None) -> "Run":
+    def run(
+        self, pipeline: str, select: list[str] | None = None, partition: str | None = None, tags: dict[str, str] | None = None, run_id: str | None = None
+    ) -> "Run":
         """Execute the pipeline's job (or some of its assets) in this process, never raising."""
         pipelines, errors = load_all(self.configs)
         assert not errors, "\n".join(map(str, errors))
         job = build_definitions(pipelines, errors).resolve_job_def(pipeline)
         keys = [dg.AssetKey([pipeline, name]) for name in select] if select else None
         with self.instance() as instance:
-            result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=keys, partition_key=partition, tags=tags)
+            result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=keys, partition_key=partition, tags=tags, run_id=run_id)
             logs = [e.user_message for e in instance.all_logs(result.run_id)]
         return Run(result, logs)
 

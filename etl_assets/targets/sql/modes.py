@@ -38,7 +38,7 @@ Undo = list[Callable[[], None]]
 
 
 class Table(Protocol):
-    """What a load reads: a StoredTable, or a table streamed once (`assets.preload.ChunkFeed`)."""
+    """What a load reads: a StoredTable, or a table streamed once (`streamed_load.ChunkFeed`)."""
 
     @property
     def schema(self) -> pa.Schema: ...

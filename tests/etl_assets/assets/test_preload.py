@@ -15,8 +15,10 @@ from sqlalchemy.engine import make_url
 
 from etl_assets.assets import preload
 from etl_assets.sources import _csv
+from etl_assets.streamed_load import StreamedLoad, streamed_targets
 from etl_assets.targets.sql import read_table
 from tests.support.pipelines import Project, Run, file_to_sql, project  # noqa: F401 - fixture
+from tests.support.pg_tables import canonical, rows, table_exists
 
 STREAMED = "committed the load streamed during the"
 
@@ -30,27 +32,6 @@ transforms:
 {steps}
 """ if steps else ""
     return file_to_sql("pre", csv, url, table="flights", mode=mode, target_input="shaped" if steps else "raw", top=extra, source_extra=source_checks, middle=transform)
-
-
-def rows(url: str, table: str = "flights") -> pd.DataFrame:
-    return canonical(read_table(url, table))
-
-
-def canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """Values as text (None for nulls, integral floats as integers), rows sorted."""
-    def text(v: object) -> str:
-        if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
-            return "None"
-        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
-
-    out = frame.astype(object).apply(lambda c: c.map(text))
-    return out.sort_values(list(out.columns)).reset_index(drop=True)
-
-
-def table_exists(url: str, table: str = "flights") -> bool:
-    u = make_url(url)
-    with psycopg.connect(host=u.host, port=u.port, user=u.username, dbname=u.database) as conn:
-        return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
 
 
 def streamed(run: Run) -> bool:
@@ -74,7 +55,7 @@ def test_streamed_append_equals_the_file_and_commits_in_the_target_step(project:
     seen_before_commit: list[bool] = []
     take = preload.take
 
-    def spy(run_id: str, key: object) -> preload.StreamedLoad | None:
+    def spy(run_id: str, key: object) -> StreamedLoad | None:
         seen_before_commit.append(table_exists(pg_url))  # the source step has finished: nothing committed yet
         return take(run_id, key)  # type: ignore[arg-type]
 
@@ -182,7 +163,7 @@ def test_streamed_targets_rules(project: Project, pg_url: str, weather: Path) ->
     def targets(text: str) -> list[str]:
         project.write("pre", text)
         (loaded,), _ = load_all(project.configs)
-        return [t.name for t in preload.streamed_targets(loaded, "raw")]
+        return [t.name for t in streamed_targets(loaded, "raw")]
 
     assert targets(pipeline(weather, pg_url)) == ["load"]
     assert targets(pipeline(weather, pg_url, mode="merge").replace("mode: merge", "mode: merge\n    primary_key: [origin]")) == []

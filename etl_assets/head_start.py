@@ -1,0 +1,185 @@
+"""`etl run`'s head start: a file source that feeds PostgreSQL targets begins reading, and their
+loads begin, while Dagster starts.
+
+Dagster's start-up in an `etl run` process (importing it, building the definitions, opening the
+instance, creating the run and logging its first events) takes about 2 s of one core, before the
+first step runs. When the run is a whole unpartitioned pipeline with a file source that streams
+into PostgreSQL targets (the rules of `streamed_load.streamed_targets`), `begin` reads the first
+such source in a thread from the process's first moments: into a staged table, showing every chunk
+to the targets' streamed loads, whose transactions stay open. The run id is chosen beforehand and
+given to Dagster for the run, so the rows carry the run's id.
+
+The source's step takes the head start over (`take`, then `HeadStart.mismatch` and `result`, in
+`assets.preload.adopt`) only where it is exactly what the step would do itself: the same config,
+the same files, unchanged since the read began, the same targets with the same connection URLs and
+timeouts, the same run. Anything else, or a head start that failed, is rolled back and the step
+reads as usual (a bad row is then reported by the step, as always). The checks, the hand-over to
+the target steps and their commits are unchanged, so what Dagster reports and retries is the same:
+only the reading began earlier. A head start nobody took is rolled back when the run ends.
+
+This module and what it uses are free of Dagster, so the read starts before Dagster is imported.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+from sqlalchemy.engine import make_url
+
+from .checks.profile import Profiler
+from .config import LoadedPipeline, load_all
+from .config.models import SqlTarget
+from .config.yaml_loader import interpolate
+from .sources.files import expand_paths, read_files
+from .storage import data_dir, staging_path
+from .streamed_load import Planned, StreamedLoad, Waiting, new_load, streamed_targets
+from .tables import StoredTable, TableWriter
+
+THREAD_NAME = "etl-head-start"
+
+
+class Stamp(NamedTuple):
+    """What tells a file apart from a changed one (as `assets.reuse` compares them)."""
+
+    path: Path
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+def stamps(paths: Sequence[Path]) -> list[Stamp]:
+    out = []
+    for path in paths:
+        st = path.stat()
+        out.append(Stamp(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return out
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class HeadStart:
+    """One source's read, with its targets' loads, running in a thread ahead of the run."""
+
+    def __init__(self, run_id: str, loaded: LoadedPipeline, source: Any, paths: list[Path], targets: list[tuple[SqlTarget, Planned]]):
+        self.run_id = run_id
+        self.loaded = loaded
+        self.source = source
+        self.key = (loaded.config.pipeline, source.name)
+        self.paths = paths
+        self.stamps = stamps(paths)
+        self.planned = [p for _, p in targets]
+        self.loads = [new_load(run_id, t, p) for t, p in targets]
+        self.began = time.monotonic()
+        self.table: StoredTable | None = None
+        self.error: BaseException | None = None
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._read, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            with TableWriter(staging_path(data_dir(), self.key), Profiler(), *self.loads) as writer:
+                for chunk in read_files(self.paths, self.source.format, self.source.options, stream=True):
+                    if self._cancel.is_set():
+                        raise _Cancelled()
+                    writer.write(chunk)
+                self.table = writer.commit()
+            for load in self.loads:
+                load.end_input()
+        except BaseException as exc:  # noqa: BLE001 - the step reads again and reports its own error
+            self.error = exc
+            for load in self.loads:
+                load.abort()
+
+    def mismatch(self, loaded: LoadedPipeline, paths: Sequence[Path], planned: Sequence[Planned]) -> str | None:
+        """Why the step cannot take this head start over (None: it can)."""
+        if loaded.file != self.loaded.file or loaded.base_dir != self.loaded.base_dir or loaded.config != self.loaded.config:
+            return "the pipeline's config changed"
+        if list(paths) != self.paths:
+            return "the source's files are not the ones it read"
+        try:
+            if stamps(paths) != self.stamps:
+                return "a file changed after the read began"
+        except OSError:
+            return "a file changed after the read began"
+        if list(planned) != self.planned:
+            return "the targets to load differ"
+        return None
+
+    def result(self) -> tuple[StoredTable, list[StreamedLoad]]:
+        """The staged table and the fed loads (waiting for the read); raises the read's error."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.table is not None
+        return self.table, self.loads
+
+    @property
+    def seconds_ahead(self) -> float:
+        return time.monotonic() - self.began
+
+    def abort(self) -> None:
+        """Stop reading, roll the loads back, remove the staged table."""
+        self._cancel.set()
+        for load in self.loads:
+            load.abort()
+        self._thread.join()
+        if self.table is not None:
+            self.table.path.unlink(missing_ok=True)
+
+
+_WAITING: Waiting[HeadStart] = Waiting()
+
+
+def begin(pipeline: str, select: Sequence[str], partition: str | None, directory: Path | None = None) -> HeadStart | None:
+    """Start the head start of a run of `pipeline` (from the configs in `directory`), if it has
+    one: no selection, no partition, a file source streaming into PostgreSQL targets."""
+    if select or partition:
+        return None
+    try:
+        pipelines, _ = load_all(directory)
+        loaded = next((p for p in pipelines if p.config.pipeline == pipeline), None)
+        if loaded is None:
+            return None
+        for source in loaded.config.sources:
+            if source.type != "file":
+                continue
+            targets = _postgres_targets(loaded, source.name)
+            if targets:
+                paths = expand_paths(source.path, loaded.base_dir)
+                head = HeadStart(str(uuid.uuid4()), loaded, source, paths, targets)
+                _WAITING.put((head.run_id, head.key), head)
+                return head
+    except Exception:  # noqa: BLE001 - no head start; the run reports any problem itself
+        return None
+    return None
+
+
+def _postgres_targets(loaded: LoadedPipeline, source: str) -> list[tuple[SqlTarget, Planned]]:
+    """The source's streamed targets in PostgreSQL, with their URLs resolved as the connection
+    resource resolves them (skipped when a variable is missing)."""
+    out = []
+    for target in streamed_targets(loaded, source):
+        url, _, missing, _ = interpolate(str(loaded.raw["connections"][target.connection]["url"]), os.environ)
+        connection = loaded.config.connections[target.connection]
+        if not missing and make_url(url).get_backend_name() == "postgresql":
+            out.append((target, Planned((loaded.config.pipeline, target.name), url, connection.timeout_seconds)))
+    return out
+
+
+def take(run_id: str, key: Sequence[str]) -> HeadStart | None:
+    """The head start of this run's source `key`, if there is one (it is the caller's from now on)."""
+    return _WAITING.take((run_id, tuple(key)))
+
+
+def discard() -> None:
+    """Roll back every head start nobody took (also done when the process exits)."""
+    _WAITING.abort_all()
