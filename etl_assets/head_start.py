@@ -26,39 +26,18 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterator, Sequence
 
-from sqlalchemy.engine import make_url
+import pyarrow as pa
 
-from .checks.profile import Profiler
 from .config import LoadedPipeline, load_all
 from .config.models import SqlTarget
 from .config.yaml_loader import interpolate
-from .sources.files import expand_paths, read_files
-from .storage import data_dir, staging_path
-from .streamed_load import Planned, StreamedLoad, Waiting, new_load, streamed_targets
-from .tables import StoredTable, TableWriter
+from .sources.files import expand_paths, file_stamps, read_files
+from .streamed_load import Planned, StreamedLoad, Waiting, new_load, postgres_loads, stage
+from .tables import StoredTable
 
 THREAD_NAME = "etl-head-start"
-
-
-class Stamp(NamedTuple):
-    """What tells a file apart from a changed one (as `assets.reuse` compares them)."""
-
-    path: Path
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-
-
-def stamps(paths: Sequence[Path]) -> list[Stamp]:
-    out = []
-    for path in paths:
-        st = path.stat()
-        out.append(Stamp(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-    return out
 
 
 class _Cancelled(Exception):
@@ -74,7 +53,7 @@ class HeadStart:
         self.source = source
         self.key = (loaded.config.pipeline, source.name)
         self.paths = paths
-        self.stamps = stamps(paths)
+        self.stamps = file_stamps(paths)
         self.planned = [p for _, p in targets]
         self.loads = [new_load(run_id, t, p) for t, p in targets]
         self.began = time.monotonic()
@@ -86,18 +65,15 @@ class HeadStart:
 
     def _read(self) -> None:
         try:
-            with TableWriter(staging_path(data_dir(), self.key), Profiler(), *self.loads) as writer:
-                for chunk in read_files(self.paths, self.source.format, self.source.options, stream=True):
-                    if self._cancel.is_set():
-                        raise _Cancelled()
-                    writer.write(chunk)
-                self.table = writer.commit()
-            for load in self.loads:
-                load.end_input()
+            self.table = stage(self.key, self._chunks(), self.loads)
         except BaseException as exc:  # noqa: BLE001 - the step reads again and reports its own error
             self.error = exc
-            for load in self.loads:
-                load.abort()
+
+    def _chunks(self) -> Iterator[pa.Table]:
+        for chunk in read_files(self.paths, self.source.format, self.source.options, stream=True):
+            if self._cancel.is_set():
+                raise _Cancelled()
+            yield chunk
 
     def mismatch(self, loaded: LoadedPipeline, paths: Sequence[Path], planned: Sequence[Planned]) -> str | None:
         """Why the step cannot take this head start over (None: it can)."""
@@ -106,7 +82,7 @@ class HeadStart:
         if list(paths) != self.paths:
             return "the source's files are not the ones it read"
         try:
-            if stamps(paths) != self.stamps:
+            if file_stamps(paths) != self.stamps:
                 return "a file changed after the read began"
         except OSError:
             return "a file changed after the read began"
@@ -166,13 +142,12 @@ def begin(pipeline: str, select: Sequence[str], partition: str | None, directory
 def _postgres_targets(loaded: LoadedPipeline, source: str) -> list[tuple[SqlTarget, Planned]]:
     """The source's streamed targets in PostgreSQL, with their URLs resolved as the connection
     resource resolves them (skipped when a variable is missing)."""
-    out = []
-    for target in streamed_targets(loaded, source):
+
+    def connection(target: SqlTarget) -> tuple[str, float] | None:
         url, _, missing, _ = interpolate(str(loaded.raw["connections"][target.connection]["url"]), os.environ)
-        connection = loaded.config.connections[target.connection]
-        if not missing and make_url(url).get_backend_name() == "postgresql":
-            out.append((target, Planned((loaded.config.pipeline, target.name), url, connection.timeout_seconds)))
-    return out
+        return None if missing else (url, loaded.config.connections[target.connection].timeout_seconds)
+
+    return postgres_loads(loaded, source, connection)
 
 
 def take(run_id: str, key: Sequence[str]) -> HeadStart | None:

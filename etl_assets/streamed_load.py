@@ -1,5 +1,6 @@
 """A target's load running in a thread while its input is still being produced, fed chunk by
-chunk and committed (or rolled back) later by someone else; which targets may be loaded so.
+chunk and committed (or rolled back) later by someone else; which targets may be loaded so; and
+staging a table while feeding such loads.
 
 Free of Dagster, so `etl run`'s head start (`etl_assets.head_start`) can begin a load before
 Dagster is imported; `assets.preload` hands these loads from the producing step to the target step.
@@ -10,12 +11,16 @@ import atexit
 import queue
 import threading
 from collections import Counter
-from typing import Callable, Generic, Iterator, NamedTuple, Protocol, Sequence, TypeVar
+from typing import Callable, Generic, Iterable, Iterator, NamedTuple, Protocol, Sequence, TypeVar
 
 import pyarrow as pa
+from sqlalchemy.engine import make_url
 
+from .checks.profile import Profiler
 from .config import LoadedPipeline
 from .config.models import SqlTarget
+from .storage import data_dir, staging_path
+from .tables import Observer, StoredTable, TableWriter
 from .targets import LoadResult
 from .targets.sql import Window, load_sql
 from .targets.sql.modes import Table
@@ -74,6 +79,43 @@ def streamed_targets(loaded: LoadedPipeline, producer: str) -> list[SqlTarget]:
     sql = [t for t in cfg.targets if isinstance(t, SqlTarget)]
     shared = {k for k, n in Counter((t.connection, t.table) for t in sql).items() if n > 1}
     return [t for t in sql if t.input == producer and t.mode in STREAMED_MODES and (t.connection, t.table) not in shared]
+
+
+def postgres_loads(
+    loaded: LoadedPipeline, producer: str, connection: Callable[[SqlTarget], tuple[str, float] | None]
+) -> list[tuple[SqlTarget, Planned]]:
+    """The streamed targets of `producer` whose connection is PostgreSQL; `connection` gives a
+    target's resolved URL and timeout, or None when it is not loaded now."""
+    out = []
+    for target in streamed_targets(loaded, producer):
+        found = connection(target)
+        if found is not None and make_url(found[0]).get_backend_name() == "postgresql":
+            out.append((target, Planned((loaded.config.pipeline, target.name), *found)))
+    return out
+
+
+def staged_writer(key: KeyPath, *observers: Observer) -> TableWriter:
+    """A TableWriter into the staging area for the asset `key` (gathering the column profile as it
+    writes, and showing the chunks to `observers`); the IO manager moves the file into place."""
+    return TableWriter(staging_path(data_dir(), key), Profiler(), *observers)
+
+
+def stage(key: KeyPath, chunks: Iterable[pa.Table], loads: Sequence["StreamedLoad"]) -> StoredTable:
+    """Stage `chunks` as the asset `key`'s table, feeding `loads`; their input is ended after the
+    last chunk, or they are rolled back if anything fails."""
+    try:
+        with staged_writer(key, *loads) as writer:
+            for chunk in chunks:
+                writer.write(chunk)
+            table = writer.commit()
+    except BaseException:
+        for load in loads:
+            load.abort()
+        raise
+    for load in loads:
+        load.end_input()
+    return table
+
 
 class ChunkFeed:
     """A table arriving chunk by chunk from another thread; readable once, like a StoredTable."""

@@ -8,12 +8,11 @@ from typing import Any, Callable
 
 import dagster as dg
 
-from ..checks.profile import Profiler
+from .. import streamed_load
 from ..config import LoadedPipeline
 from ..partitions import partitions_def
 from ..retries import retry_policy
 from ..sla import asset_kwargs as sla_asset_kwargs
-from ..storage import data_dir, staging_path
 from ..tables import Observer, StoredTable, TableWriter
 
 INPUT_PREFIX = "in_"
@@ -104,9 +103,8 @@ def redacting(loaded: LoadedPipeline) -> Callable[[Callable[..., Any]], Callable
 
 
 def staged_writer(key: dg.AssetKey, *observers: Observer) -> TableWriter:
-    """A TableWriter into the staging area (gathering the column profile as it writes, and showing
-    the chunks to `observers`); the IO manager moves the file into place."""
-    return TableWriter(staging_path(data_dir(), key.path), Profiler(), *observers)
+    """`streamed_load.staged_writer` for the asset `key`."""
+    return streamed_load.staged_writer(key.path, *observers)
 
 
 def redacted_tags(loaded: LoadedPipeline) -> dict[str, str]:

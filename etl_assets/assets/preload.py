@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from sqlalchemy.engine import make_url
 
 from .. import head_start
 from ..config.models import SqlTarget
-from ..streamed_load import Planned, StreamedLoad, Waiting, new_load, streamed_targets
+from ..streamed_load import Planned, StreamedLoad, Waiting, new_load, postgres_loads, streamed_targets
 from ..tables import StoredTable
 from .common import AssetContext, asset_key
 
@@ -39,14 +38,14 @@ def resource_keys(ctx: AssetContext) -> set[str]:
 
 def planned_loads(ctx: AssetContext, context: dg.AssetExecutionContext) -> list[tuple[SqlTarget, Planned]]:
     """The streamed targets of the asset that this run executes and that are PostgreSQL tables."""
-    planned = []
-    for target in streamed_targets(ctx.loaded, ctx.config.name):
-        key = asset_key(ctx.pipeline, target.name)
+
+    def connection(target: SqlTarget) -> tuple[str, float] | None:
+        if not will_run(context, asset_key(ctx.pipeline, target.name)):
+            return None
         db = getattr(context.resources, ctx.connection_resource_key(target.connection))
-        url = db.resolved_url()
-        if will_run(context, key) and make_url(url).get_backend_name() == "postgresql":
-            planned.append((target, Planned(tuple(key.path), url, db.timeout_seconds)))
-    return planned
+        return db.resolved_url(), db.timeout_seconds
+
+    return postgres_loads(ctx.loaded, ctx.config.name, connection)
 
 
 def start_loads(ctx: AssetContext, context: dg.AssetExecutionContext) -> list[StreamedLoad]:

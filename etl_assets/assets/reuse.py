@@ -19,6 +19,7 @@ import dagster as dg
 from ..checks.profile import KnownProfile
 from ..incremental import latest_record, record_metadata
 from ..io_manager import TableIOManager
+from ..sources.files import file_stamps
 from ..tables import StoredTable
 
 FINGERPRINT_KEY = "source_fingerprint"
@@ -28,9 +29,8 @@ STORED_KEY = "stored_file"
 def fingerprint(code_version: str, paths: list[Path]) -> str:
     """The identity of a read: the code version and every file's place and change stamps."""
     digest = hashlib.sha256(code_version.encode())
-    for path in paths:
-        st = path.stat()
-        digest.update(f"{path}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode())
+    for s in file_stamps(paths):
+        digest.update(f"{s.path}\0{s.dev}\0{s.ino}\0{s.size}\0{s.mtime_ns}\0{s.ctime_ns}\n".encode())
     return digest.hexdigest()
 
 

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from sensors.runs import triggered_files, watched_paths
 
+from .. import streamed_load
 from ..checks.asset import check_resource_keys, check_specs, run_checks
 from ..metadata import table_metadata
 from ..partitions import partition_window, render_placeholders
@@ -20,7 +21,7 @@ from ..sources.sql import read_sql_source
 from ..streamed_load import StreamedLoad
 from ..tables import StoredTable
 from . import preload, reuse
-from .common import AssetContext, redacting, staged_writer
+from .common import AssetContext, redacting
 
 SourceReader = Callable[..., Iterator[pa.Table]]
 """(ctx, context, meta) -> the chunks of a source; may add metadata (where it read, files, bytes)
@@ -63,17 +64,8 @@ def build_source_asset(ctx: AssetContext) -> dg.AssetsDefinition:
     ) -> tuple[StoredTable, list[StreamedLoad]]:
         """Read the source into a staged table, feeding the loads of the streamed targets."""
         loads = preload.start_loads(ctx, context)
-        try:
-            with staged_writer(ctx.key, *loads) as writer:
-                for chunk in reader(ctx, context, meta, **({"stream": stream, "paths": paths} if src.type == "file" else {})):
-                    writer.write(chunk)
-                table = writer.commit()
-        except BaseException:
-            preload.abort_all(loads)
-            raise
-        for load in loads:
-            load.end_input()
-        return table, loads
+        chunks = reader(ctx, context, meta, **({"stream": stream, "paths": paths} if src.type == "file" else {}))
+        return streamed_load.stage(ctx.key.path, chunks, loads), loads
 
     @dg.asset(kinds={src.type}, required_resource_keys=resource_keys | check_resource_keys(ctx), check_specs=check_specs(ctx), **ctx.common_kwargs())
     @redacting(ctx.loaded)

@@ -69,7 +69,7 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import pyarrow as pa
 
@@ -86,7 +86,7 @@ from .errors import Rescan, SourceError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMATS", "SourceError", "detect_format", "expand_paths", "read_file_frames", "read_files"]
+__all__ = ["FORMATS", "SourceError", "Stamp", "detect_format", "expand_paths", "file_stamps", "read_file_frames", "read_files"]
 
 EXTENSIONS = {
     ".csv": "csv",
@@ -110,6 +110,26 @@ OPTIONS = {
     "default_null_values", "columns", "column_types", "block_size", "records_path", "sheet",
 }  # fmt: skip
 _GLOB_CHARS = set("*?[")
+
+
+class Stamp(NamedTuple):
+    """What tells a file apart from a changed one: its place and change stamps (`st_ctime_ns`
+    changes on every write and cannot be set back)."""
+
+    path: Path
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+def file_stamps(paths: Sequence[Path]) -> list[Stamp]:
+    out = []
+    for path in paths:
+        st = path.stat()
+        out.append(Stamp(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return out
 
 
 def expand_paths(pattern: str, base_dir: Path) -> list[Path]:
