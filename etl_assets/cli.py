@@ -56,11 +56,12 @@ def cmd_run(pipeline: str, select: Sequence[str], partition: str | None, exits_a
     """Run a pipeline (or some of its assets) in this process and print a summary per asset."""
     from .head_start import begin
 
-    head = begin(pipeline, select, partition)  # before Dagster is imported: see `head_start`
+    configs = load_all()  # read once: the head start and the definitions share them
+    head = begin(pipeline, select, partition, configs[0])  # before Dagster is imported: see `head_start`
     from .run import run_pipeline
 
     ensure_local_dagster_home()
-    return run_pipeline(pipeline, select, partition, exits_after=exits_after, run_id=head.run_id if head else None)
+    return run_pipeline(pipeline, select, partition, exits_after=exits_after, run_id=head.run_id if head else None, configs=configs)
 
 
 LOCAL_INSTANCE_YAML = """\

@@ -21,7 +21,6 @@ This module and what it uses are free of Dagster, so the read starts before Dags
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -30,9 +29,8 @@ from typing import Any, Iterator, Sequence
 
 import pyarrow as pa
 
-from .config import LoadedPipeline, load_all
+from .config import LoadedPipeline
 from .config.models import SqlTarget
-from .config.yaml_loader import interpolate
 from .sources.files import expand_paths, file_stamps, read_files
 from .streamed_load import Planned, StreamedLoad, Waiting, new_load, postgres_loads, stage
 from .tables import StoredTable
@@ -115,16 +113,15 @@ class HeadStart:
 _WAITING: Waiting[HeadStart] = Waiting()
 
 
-def begin(pipeline: str, select: Sequence[str], partition: str | None, directory: Path | None = None) -> HeadStart | None:
-    """Start the head start of a run of `pipeline` (from the configs in `directory`), if it has
-    one: no selection, no partition, a file source streaming into PostgreSQL targets."""
+def begin(pipeline: str, select: Sequence[str], partition: str | None, pipelines: Sequence[LoadedPipeline]) -> HeadStart | None:
+    """Start the head start of a run of `pipeline` (one of the loaded `pipelines`), if it has one:
+    no selection, no partition, a file source streaming into PostgreSQL targets."""
     if select or partition:
         return None
+    loaded = next((p for p in pipelines if p.config.pipeline == pipeline), None)
+    if loaded is None:
+        return None
     try:
-        pipelines, _ = load_all(directory)
-        loaded = next((p for p in pipelines if p.config.pipeline == pipeline), None)
-        if loaded is None:
-            return None
         for source in loaded.config.sources:
             if source.type != "file":
                 continue
@@ -140,14 +137,10 @@ def begin(pipeline: str, select: Sequence[str], partition: str | None, directory
 
 
 def _postgres_targets(loaded: LoadedPipeline, source: str) -> list[tuple[SqlTarget, Planned]]:
-    """The source's streamed targets in PostgreSQL, with their URLs resolved as the connection
-    resource resolves them (skipped when a variable is missing)."""
-
-    def connection(target: SqlTarget) -> tuple[str, float] | None:
-        url, _, missing, _ = interpolate(str(loaded.raw["connections"][target.connection]["url"]), os.environ)
-        return None if missing else (url, loaded.config.connections[target.connection].timeout_seconds)
-
-    return postgres_loads(loaded, source, connection)
+    """The source's streamed targets in PostgreSQL, with the connection URLs as loading the config
+    resolved them (the step compares them with what its resources resolve)."""
+    connections = loaded.config.connections
+    return postgres_loads(loaded, source, lambda t: (connections[t.connection].url, connections[t.connection].timeout_seconds))
 
 
 def take(run_id: str, key: Sequence[str]) -> HeadStart | None:

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import dagster as dg
 
 from . import head_start
+from .config import ConfigError, LoadedPipeline
 
 
 @dataclass
@@ -96,24 +97,34 @@ def resolve_selection(pipeline: str, select: Sequence[str], job: dg.JobDefinitio
     return keys
 
 
-def run_pipeline(pipeline: str, select: Sequence[str], partition: str | None, exits_after: bool = False, run_id: str | None = None) -> int:
+def run_pipeline(
+    pipeline: str,
+    select: Sequence[str],
+    partition: str | None,
+    exits_after: bool = False,
+    run_id: str | None = None,
+    configs: tuple[list[LoadedPipeline], list[ConfigError]] | None = None,
+) -> int:
     """Execute; print a summary per asset; 0 only when every step and check succeeded.
 
     `exits_after`: the process ends after the run, so the definitions and the instance live as
     long as it does: they are frozen out of the garbage collector's walks, which the caller kept
     off while they were made, and the collector is turned on for the run (see `etl_assets.console`).
     `run_id`: the run's id, chosen beforehand (a head start began under it); a head start the run
-    did not take over is rolled back when the run ends."""
+    did not take over is rolled back when the run ends. `configs`: the configs directory as
+    `load_all` read it (default: read it now)."""
     try:
-        return _run(pipeline, select, partition, exits_after, run_id)
+        return _run(pipeline, select, partition, exits_after, run_id, configs)
     finally:
         head_start.discard()
 
 
-def _run(pipeline: str, select: Sequence[str], partition: str | None, exits_after: bool, run_id: str | None) -> int:
-    from .definitions import load_definitions
+def _run(
+    pipeline: str, select: Sequence[str], partition: str | None, exits_after: bool, run_id: str | None, configs: tuple[list[LoadedPipeline], list[ConfigError]] | None
+) -> int:
+    from .definitions import build_definitions, load_definitions
 
-    defs = load_definitions()
+    defs = build_definitions(*configs) if configs is not None else load_definitions()
     try:
         job = defs.resolve_job_def(pipeline)
     except Exception:  # noqa: BLE001 - unknown job name

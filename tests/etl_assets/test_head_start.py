@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from etl_assets import head_start
+from etl_assets.config import LoadedPipeline, load_all
 from etl_assets.assets import preload
 from tests.support.pg_tables import canonical, rows, table_exists
 from tests.support.pipelines import Project, Run, file_to_sql, project  # noqa: F401 - fixture
@@ -43,8 +44,13 @@ def nothing_left_over() -> None:
     assert not [n for n in names if n == head_start.THREAD_NAME or n.startswith("etl-load-")], names
 
 
+def configs(project: Project) -> list[LoadedPipeline]:
+    """The valid pipelines of the project's configs, as `etl run` hands them to the head start."""
+    return load_all(project.configs)[0]
+
+
 def begin(project: Project) -> head_start.HeadStart:
-    head = head_start.begin("hs", [], None, project.configs)
+    head = head_start.begin("hs", [], None, configs(project))
     assert head is not None
     return head
 
@@ -149,13 +155,13 @@ def test_a_failing_source_check_rolls_the_head_starts_load_back(project: Project
 
 def test_no_head_start_without_a_whole_run_of_a_file_source_into_postgresql(project: Project, pg_url: str, weather: Path) -> None:
     project.write("hs", pipeline(weather, pg_url))
-    assert head_start.begin("hs", ["raw"], None, project.configs) is None
-    assert head_start.begin("hs", [], "2024-01-01", project.configs) is None
-    assert head_start.begin("other", [], None, project.configs) is None
+    assert head_start.begin("hs", ["raw"], None, configs(project)) is None
+    assert head_start.begin("hs", [], "2024-01-01", configs(project)) is None
+    assert head_start.begin("other", [], None, configs(project)) is None
     project.write("hs", pipeline(weather, f"sqlite:///{project.root / 'w.db'}"))
-    assert head_start.begin("hs", [], None, project.configs) is None
+    assert head_start.begin("hs", [], None, configs(project)) is None
     project.write("hs", pipeline(weather, "${NOT_SET_ANYWHERE_URL}"))
-    assert head_start.begin("hs", [], None, project.configs) is None
+    assert head_start.begin("hs", [], None, configs(project)) is None
 
 
 def test_etl_run_begins_the_head_start_before_dagster_and_the_run_takes_it(project: Project, pg_url: str, weather: Path) -> None:
