@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .config.models import PipelineConfig, SqlSource
-from .storage import data_dir
+from .storage import SUFFIX, data_dir
 from .tables import StoredTable, TableWriter
 
 CURSOR_KEY = "incremental_cursor"
@@ -276,4 +276,4 @@ def rows_after(data: StoredTable, column: str, after: Any, path: Path, log: Any)
 
 def _filtered_path(cfg: PipelineConfig, target: str, partition: str | None) -> Path:
     name = (partition or "all").replace("/", "_").replace(":", "-")
-    return data_dir() / ".staging" / f"{cfg.pipeline}__{target}" / f"incremental-{name}.parquet"
+    return data_dir() / ".staging" / f"{cfg.pipeline}__{target}" / f"incremental-{name}{SUFFIX}"

@@ -1,4 +1,4 @@
-"""The IO manager: each asset's table as a Parquet file where `storage` says it lives."""
+"""The IO manager: each asset's table as an Arrow IPC file where `storage` says it lives."""
 from __future__ import annotations
 
 import os
@@ -6,12 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from .storage import data_dir, stored_path
+from .storage import LEGACY_SUFFIX, data_dir, stored_path
 from .tables import StoredTable
 
 
 class TableIOManager(dg.ConfigurableIOManager):
-    """Stores each asset's table as Parquet; hands downstream assets a chunked `StoredTable`."""
+    """Stores each asset's table as an Arrow IPC file; hands downstream assets a chunked
+    `StoredTable` (of the Parquet file an earlier version stored, when there is only that)."""
 
     base_dir: str = ""
 
@@ -36,6 +37,8 @@ class TableIOManager(dg.ConfigurableIOManager):
         key = context.asset_key
         partition = context.asset_partition_key if context.has_asset_partitions else None
         path = self.path_for(key, partition)
+        if not path.exists() and path.with_suffix(LEGACY_SUFFIX).exists():
+            path = path.with_suffix(LEGACY_SUFFIX)
         if not path.exists():
             raise dg.Failure(
                 description=f"{key.to_user_string()} has no stored data{f' for partition {partition}' if partition else ''}"

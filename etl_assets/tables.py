@@ -1,20 +1,25 @@
-"""Tables between assets: chunked Arrow data staged in Parquet files.
+"""Tables between assets: chunked Arrow data staged in Arrow IPC files (LZ4-compressed).
 
 Every asset that produces data writes it with a `TableWriter` (chunk by chunk, so memory stays
 bounded) and every asset that consumes data reads a `StoredTable` (chunk by chunk, or whole when a
-step needs the whole table).
+step needs the whole table). The Arrow IPC file format (Feather v2) is Arrow's own memory layout
+on disk: writing and reading cost about half what Parquet's encoding and decoding do, for files
+about 3x larger than Parquet's (docs/benchmarks.md). A `StoredTable` also reads the Parquet files
+earlier versions staged.
 """
 from __future__ import annotations
 
 import os
 import sys
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol
 
 import pyarrow as pa
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from .worker import Worker
@@ -35,6 +40,10 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
 
 CHUNK_ROWS = int(os.environ.get("ETL_CHUNK_ROWS", "32768"))
 """Rows per chunk read from a source or a stored table."""
+COMPRESSIONS = {"lz4": "lz4", "zstd": "zstd", "none": None}
+"""$ETL_STAGE_COMPRESSION -> the codec of stored tables' buffers. lz4 (the default) writes the
+flights table at ~0.6 GB/s to 0.6x the CSV's size; zstd to 0.35x at 2x lz4's CPU; none: 1.6x."""
+_IPC_MAGIC = b"ARROW1"
 
 
 @cache
@@ -81,7 +90,7 @@ class Observer(Protocol):
 
 @dataclass(frozen=True)
 class StoredTable:
-    """A table staged as one Parquet file, read in chunks."""
+    """A table staged as one Arrow IPC file (or an earlier version's Parquet file), read in chunks."""
 
     path: Path
     observers: tuple[Any, ...] = field(default=(), compare=False, repr=False, kw_only=True)
@@ -89,18 +98,41 @@ class StoredTable:
 
     @property
     def schema(self) -> pa.Schema:
-        return pq.read_schema(self.path)
+        if not self._ipc:
+            return pq.read_schema(self.path)
+        with _ipc_file(self.path) as reader:
+            return reader.schema
 
     @property
     def num_rows(self) -> int:
-        return pq.ParquetFile(self.path).metadata.num_rows
+        if not self._ipc:
+            return pq.ParquetFile(self.path).metadata.num_rows
+        with _ipc_file(self.path) as reader:
+            return reader.count_rows()
+
+    @property
+    def _ipc(self) -> bool:
+        with open(self.path, "rb") as f:
+            return f.read(len(_IPC_MAGIC)) == _IPC_MAGIC
 
     def batches(self, rows: int = CHUNK_ROWS, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Record batches of at most `rows` rows."""
-        # Column chunks read as decoded, on this thread: pre-buffering whole row groups and
-        # decoding them in parallel cost ~70 MB more peak memory and were no faster (benchmarks.md).
-        with pq.ParquetFile(self.path, pre_buffer=False) as f:
-            yield from f.iter_batches(batch_size=rows, columns=columns, use_threads=False)
+        if not self._ipc:
+            # Column chunks read as decoded, on this thread: pre-buffering whole row groups and
+            # decoding them in parallel cost ~70 MB more peak memory and were no faster (benchmarks.md).
+            with pq.ParquetFile(self.path, pre_buffer=False) as f:
+                yield from f.iter_batches(batch_size=rows, columns=columns, use_threads=False)
+            return
+        with _ipc_file(self.path, columns) as reader:
+            for i in range(reader.num_record_batches):
+                batch = reader.get_batch(i)
+                if columns is not None:
+                    batch = batch.select(columns)
+                if batch.num_rows <= rows:
+                    yield batch
+                    continue
+                for start in range(0, batch.num_rows, rows):
+                    yield batch.slice(start, rows)
 
     def frames(self, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
         """pandas chunks of at most `rows` rows (at least one, possibly empty, frame)."""
@@ -111,8 +143,13 @@ class StoredTable:
         if empty:
             yield to_pandas(self.schema.empty_table())
 
-    def read(self) -> pa.Table:
-        return pq.read_table(self.path)
+    def read(self, columns: list[str] | None = None) -> pa.Table:
+        """The whole table (or these columns of it), in memory."""
+        if not self._ipc:
+            return pq.read_table(self.path, columns=columns)
+        with _ipc_file(self.path, columns) as reader:
+            table = reader.read_all()
+        return table if columns is None else table.select(columns)
 
     def to_pandas(self) -> pd.DataFrame:
         return to_pandas(self.read())
@@ -124,32 +161,51 @@ class StoredTable:
         return self.schema.empty_table()
 
 
+@contextmanager
+def _ipc_file(path: Path, columns: list[str] | None = None) -> Iterator[ipc.RecordBatchFileReader]:
+    """The IPC file's reader, reading only `columns` (by name; all when None) from disk."""
+    with pa.OSFile(str(path)) as source:
+        reader = ipc.open_file(source)
+        if columns:
+            names = reader.schema.names
+            fields = sorted({names.index(c) for c in columns if c in names})
+            if len(fields) < len(names):
+                reader = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=fields))
+        yield reader
+
+
 class SchemaMismatch(ValueError):
     """A chunk whose columns or types do not fit the earlier chunks."""
 
 
 class TableWriter:
-    """Writes chunks to a temporary Parquet file and moves it into place on `commit`; every
+    """Writes chunks to a temporary Arrow IPC file and moves it into place on `commit`; every
     written chunk is shown to the `observers` too.
 
     Chunks are held until every column has a non-null type (or 1M rows arrived); the unified
     schema of those chunks is then fixed and later chunks are cast to it (SchemaMismatch when a
     value does not fit). Readers and steps deliver chunks of one schema; this is the safety net.
+    Dictionary columns are stored decoded (an IPC file holds one dictionary per column). Chunks
+    under COALESCE_ROWS rows (a filter's output, say) are gathered into one before they are
+    written, and a chunk made of pieces is written as one batch, so a stored table's batches stay
+    near CHUNK_ROWS rows, as a source's chunks are.
 
-    Encoding Parquet runs in one thread and the observers' work in another (both mostly without
+    Writing the file runs in one thread and the observers' work in another (both mostly without
     the GIL), so the caller produces the next chunk meanwhile and neither waits for the other;
     at most WRITE_QUEUE chunks wait for each. An error of either thread is raised by the next
     `write` or by `commit`.
     """
 
     WRITE_QUEUE = 1
+    COALESCE_ROWS = CHUNK_ROWS // 2
 
     def __init__(self, path: Path, *observers: Observer):
         self.path = path
         self.observers = observers
         self._tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         self._chunks: list[pa.Table] = []
-        self._writer: pq.ParquetWriter | None = None
+        self._small: list[pa.Table] = []
+        self._writer: ipc.RecordBatchFileWriter | None = None
         self._schema: pa.Schema | None = None
         self._workers: list[Worker[pa.Table]] = []
         self.rows = 0
@@ -168,10 +224,11 @@ class TableWriter:
         self._write(table)
 
     def _open(self, schema: pa.Schema) -> None:
+        options = ipc.IpcWriteOptions(compression=_compression(), use_threads=False)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._schema = schema
-        writer = self._writer = pq.ParquetWriter(self._tmp, schema, compression="lz4")
-        self._workers = [Worker(writer.write_table, self.WRITE_QUEUE, "etl-table-writer")]
+        self._schema = schema = _decoded(schema)
+        writer = self._writer = ipc.new_file(str(self._tmp), schema, options=options)
+        self._workers = [Worker(lambda t: writer.write_table(t.combine_chunks(), max_chunksize=CHUNK_ROWS), self.WRITE_QUEUE, "etl-table-writer")]
         if self.observers:
             self._workers.append(Worker(self._observe, self.WRITE_QUEUE, "etl-table-observers"))
         pending, self._chunks = self._chunks, []
@@ -186,9 +243,25 @@ class TableWriter:
             table = table.cast(self._schema)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise SchemaMismatch(f"a later chunk does not fit the types of the first ({exc}); cast the column explicitly") from exc
-        if table.num_rows:
-            for worker in self._workers:
-                worker.put(table)
+        if not table.num_rows:
+            return
+        if table.num_rows >= self.COALESCE_ROWS:
+            self._flush()
+            self._put(table)
+            return
+        self._small.append(table)
+        if sum(t.num_rows for t in self._small) >= self.COALESCE_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the gathered small chunks as one."""
+        if self._small:
+            table, self._small = pa.concat_tables(self._small).combine_chunks(), []
+            self._put(table)
+
+    def _put(self, table: pa.Table) -> None:
+        for worker in self._workers:
+            worker.put(table)
 
     def _observe(self, table: pa.Table) -> None:
         for observer in self.observers:
@@ -203,6 +276,7 @@ class TableWriter:
         if self._writer is None:
             self._open(_unify([c.schema for c in self._chunks]) if self._chunks else pa.schema([]))
         assert self._writer is not None
+        self._flush()
         self._stop()
         error = next((w.error for w in self._workers if w.error is not None), None)
         if error is not None:
@@ -223,6 +297,20 @@ class TableWriter:
     def __exit__(self, exc_type: object, *_: object) -> None:
         if exc_type is not None:
             self.abort()
+
+
+def _compression() -> str | None:
+    name = os.environ.get("ETL_STAGE_COMPRESSION", "lz4")
+    if name not in COMPRESSIONS:
+        raise ValueError(f"ETL_STAGE_COMPRESSION must be one of {', '.join(COMPRESSIONS)}, not {name!r}")
+    return COMPRESSIONS[name]
+
+
+def _decoded(schema: pa.Schema) -> pa.Schema:
+    """The schema with dictionary columns as their value type."""
+    if not any(pa.types.is_dictionary(f.type) for f in schema):
+        return schema
+    return pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema], metadata=schema.metadata)
 
 
 def _unify(schemas: Iterable[pa.Schema]) -> pa.Schema:

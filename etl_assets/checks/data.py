@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..tables import CHUNK_ROWS, StoredTable, to_pandas
 
@@ -15,7 +14,7 @@ if TYPE_CHECKING:
 
 def read_column(table: StoredTable, column: str) -> pd.Series:
     """One column of the table, whole, indexed by row position."""
-    return to_pandas(pq.read_table(table.path, columns=[column]))[column]
+    return to_pandas(table.read(columns=[column]))[column]
 
 
 def positioned_batches(table: StoredTable, rows: int = CHUNK_ROWS) -> Iterator[tuple[int, pa.RecordBatch]]:

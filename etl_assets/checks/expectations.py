@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from ..tables import StoredTable
 from .data import positioned_batches
@@ -185,4 +184,4 @@ def _whole_frame(table: StoredTable, expectations: list[Expectation]) -> pd.Data
         needed = None if cols is None or needed is None else needed + cols
     names = table.schema.names
     columns = names if needed is None else [c for c in names if c in set(needed)]
-    return pq.read_table(table.path, columns=columns).to_pandas()
+    return table.read(columns=columns).to_pandas()

@@ -1,7 +1,7 @@
 """A small column profile for every materialization: null share, distinct count, min/max/mean.
 
 Gathered while the table is written (a `Profiler` is the TableWriter's observer), else in one pass
-over the stored Parquet file, chunk by chunk, with Arrow compute: memory is one chunk plus a fixed
+over the stored table, chunk by chunk, with Arrow compute: memory is one chunk plus a fixed
 amount per column (see `distinct` for how distinct values are counted). Min and max are
 given for numbers, dates and times; mean for numbers.
 

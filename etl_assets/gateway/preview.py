@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from ..assets.common import asset_key, connection_resource_key
@@ -14,6 +13,8 @@ from ..config import LoadedPipeline
 from ..config.models import FileTarget, SqlTarget
 from ..factory import build_pipeline
 from ..io_manager import TableIOManager
+from ..storage import LEGACY_SUFFIX, SUFFIX
+from ..tables import StoredTable
 from ..targets.sql import quote_table
 from ..targets.sql.common import RESERVED_PREFIX, parse_table
 from .models import Preview
@@ -78,10 +79,11 @@ def _stored(key: dg.AssetKey, limit: int) -> tuple[str, pd.DataFrame]:
     import pandas as pd
 
     folder = TableIOManager().path_for(key, None).parent
-    files = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    found = [*folder.glob(f"*{SUFFIX}"), *folder.glob(f"*{LEGACY_SUFFIX}")] if folder.is_dir() else []
+    files = sorted(found, key=lambda p: p.stat().st_mtime)
     if not files:
         raise PreviewUnavailable(f"{key.to_user_string()} has no stored data yet: run the pipeline first")
-    batch = next(pq.ParquetFile(files[-1]).iter_batches(batch_size=limit), None)
+    batch = next(StoredTable(files[-1]).batches(limit), None)
     frame = batch.to_pandas() if batch is not None else pd.DataFrame()
     return f"stored table {files[-1].stem}", frame
 

@@ -6,8 +6,8 @@ result is known without pandas:
 - every input column has a type whose pandas round trip (`to_pandas` -> `to_arrow`) is known:
   integers but uint64 (-> int64), booleans, floats (NaN -> null), text (-> string), dates, and
   timestamps naive or UTC (the NaT sentinel -> null); `normalised` applies that round trip;
-- no column is null in every row (pandas would store it with the null type), read from the
-  Parquet statistics; the table has rows and no repeated column names;
+- no column is null in every row (pandas would store it with the null type), seen in the first
+  batches; the table has rows and no repeated column names;
 - casts are to integer, float, boolean or datetime (always typed results), or to string from
   text, integers or booleans (`cast_arrow` converts those; null exactly where the input is).
 Casts run through `cast_arrow.cast_array`: Arrow conversions where they decide, the pandas functions
@@ -19,7 +19,6 @@ from typing import Any, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..tables import StoredTable
 from .cast_arrow import converts_to_string
@@ -48,18 +47,14 @@ def _known(t: pa.DataType) -> bool:
     )
 
 
-def _maybe_all_null(path: Any, schema: pa.Schema) -> bool:
-    """True when a column may be null in every row (no statistics count as may)."""
-    meta = pq.ParquetFile(path).metadata
-    nulls = [0] * len(schema)
-    for g in range(meta.num_row_groups):
-        group = meta.row_group(g)
-        for c in range(group.num_columns):
-            stats = group.column(c).statistics
-            if stats is None or not stats.has_null_count:
-                return True
-            nulls[c] += stats.null_count
-    return any(n >= meta.num_rows for n in nulls)
+def _all_null_column(data: StoredTable) -> bool:
+    """True when a column is null in every row (reading until each column showed a value)."""
+    unseen = set(data.schema.names)
+    for batch in data.batches():
+        unseen = {name for name in unseen if batch.column(name).null_count == batch.num_rows}
+        if not unseen:
+            return False
+    return True
 
 
 def arrow_ready(data: StoredTable, steps: Sequence[Any]) -> bool:
@@ -83,7 +78,7 @@ def arrow_ready(data: StoredTable, steps: Sequence[Any]) -> bool:
                 if type_ not in _CAST_RESULTS or (type_ == "string" and column in types and not converts_to_string(types[column])):
                     return False
                 types[column] = _CAST_RESULTS[type_]
-    return not _maybe_all_null(data.path, schema)
+    return not _all_null_column(data)
 
 
 def normalised(batch: pa.RecordBatch) -> pa.Table:

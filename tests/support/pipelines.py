@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.ipc as ipc
 import pytest
 
 from etl_assets.config import load_all
@@ -91,10 +91,11 @@ class Project:
 
     def table(self, pipeline: str, asset: str) -> pa.Table:
         """The stored table of an asset (unpartitioned)."""
-        return pq.read_table(self.data / pipeline / asset / "all.parquet")
+        with pa.OSFile(str(self.data / pipeline / asset / "all.arrow")) as f:
+            return ipc.open_file(f).read_all()
 
     def stored(self, pipeline: str, asset: str) -> bool:
-        return (self.data / pipeline / asset / "all.parquet").exists()
+        return (self.data / pipeline / asset / "all.arrow").exists()
 
 
 @dataclass

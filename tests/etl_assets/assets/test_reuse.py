@@ -23,7 +23,7 @@ def reused(run: Run) -> bool:
 
 
 def stored(project: Project) -> Path:
-    return project.data / "re" / "raw" / "all.parquet"
+    return project.data / "re" / "raw" / "all.arrow"
 
 
 def test_an_unchanged_file_is_not_read_again_and_a_changed_one_is(project: Project, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -213,9 +213,23 @@ def test_a_column_null_everywhere_keeps_the_pandas_path(store, arrow_path, run):
     assert taken == [False] and result["i"].tolist() == ["1", "2", "3"]
 
 
-def test_arrow_path_needs_parquet_statistics(tmp_path, arrow_path, run):
+def test_a_column_null_in_the_first_batch_only_takes_the_arrow_path(tmp_path, arrow_path, run):
+    """Whether a column is null in every row is read from the batches, until each column showed a
+    value (a column null in all but the last row is not)."""
+    rows = TableWriter.COALESCE_ROWS
+    with TableWriter(tmp_path / "late.arrow") as writer:
+        writer.write(pa.table({"s": pa.array([None] * rows, pa.string()), "i": list(range(rows))}))
+        writer.write(pa.table({"s": ["x"], "i": [rows]}))
+        data = writer.commit()
+    assert [b.column("s").null_count for b in data.batches(10**9)] == [rows, 0]
+    taken = arrow_path(True)
+    result = run(data, [{"cast": {"i": "string"}}])
+    assert taken == [True] and result["s"].tolist()[-2:] == [None, "x"] and result["i"].tolist()[-1] == str(rows)
+
+
+def test_a_parquet_file_of_an_earlier_version_without_statistics_takes_the_arrow_path(tmp_path, arrow_path, run):
     path = tmp_path / "nostats.parquet"
     pq.write_table(pa.table({"i": [1, 2, 3]}), path, write_statistics=False)
     taken = arrow_path(True)
     assert run(StoredTable(path), [{"cast": {"i": "string"}}])["i"].tolist() == ["1", "2", "3"]
-    assert taken == [False]
+    assert taken == [True]
