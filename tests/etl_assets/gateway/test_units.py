@@ -178,3 +178,23 @@ def test_cli_user_add_and_serve_refusals(tmp_path: Path, monkeypatch: pytest.Mon
 def test_login_never_sends_the_browser_elsewhere(target: str) -> None:
     assert safe_next(target) == "/"
     assert safe_next("/runs/abc?view=all") == "/runs/abc?view=all"
+
+
+def test_preview_of_a_stored_table_takes_the_newest_file_parquet_of_an_earlier_version_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dagster as dg
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from etl_assets.gateway.preview import _stored
+    from etl_assets.tables import write_table
+
+    monkeypatch.setenv("ETL_DATA_DIR", str(tmp_path))
+    folder = tmp_path / "shop" / "orders"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"id": [1, 2, 3]}), folder / "2024-01-01.parquet")
+    source, frame = _stored(dg.AssetKey(["shop", "orders"]), 2)
+    assert source == "stored table 2024-01-01" and frame["id"].tolist() == [1, 2]
+    write_table(folder / "2024-01-02.arrow", [pa.table({"id": [7, 8, 9]})])
+    os.utime(folder / "2024-01-02.arrow", (2e9, 2e9))
+    source, frame = _stored(dg.AssetKey(["shop", "orders"]), 5)
+    assert source == "stored table 2024-01-02" and frame["id"].tolist() == [7, 8, 9]
