@@ -205,6 +205,7 @@ class TableWriter:
         self._tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         self._chunks: list[pa.Table] = []
         self._small: list[pa.Table] = []
+        self._small_rows = 0
         self._writer: ipc.RecordBatchFileWriter | None = None
         self._schema: pa.Schema | None = None
         self._workers: list[Worker[pa.Table]] = []
@@ -250,13 +251,14 @@ class TableWriter:
             self._put(table)
             return
         self._small.append(table)
-        if sum(t.num_rows for t in self._small) >= self.COALESCE_ROWS:
+        self._small_rows += table.num_rows
+        if self._small_rows >= self.COALESCE_ROWS:
             self._flush()
 
     def _flush(self) -> None:
         """Write the gathered small chunks as one."""
         if self._small:
-            table, self._small = pa.concat_tables(self._small).combine_chunks(), []
+            table, self._small, self._small_rows = pa.concat_tables(self._small).combine_chunks(), [], 0
             self._put(table)
 
     def _put(self, table: pa.Table) -> None:

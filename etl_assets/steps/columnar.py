@@ -47,9 +47,9 @@ def _known(t: pa.DataType) -> bool:
     )
 
 
-def _all_null_column(data: StoredTable) -> bool:
-    """True when a column is null in every row (reading until each column showed a value)."""
-    unseen = set(data.schema.names)
+def _all_null_column(data: StoredTable, names: Sequence[str]) -> bool:
+    """True when one of the columns `names` is null in every row (reading until each showed a value)."""
+    unseen = set(names)
     for batch in data.batches():
         unseen = {name for name in unseen if batch.column(name).null_count == batch.num_rows}
         if not unseen:
@@ -78,7 +78,7 @@ def arrow_ready(data: StoredTable, steps: Sequence[Any]) -> bool:
                 if type_ not in _CAST_RESULTS or (type_ == "string" and column in types and not converts_to_string(types[column])):
                     return False
                 types[column] = _CAST_RESULTS[type_]
-    return not _all_null_column(data)
+    return not _all_null_column(data, names)
 
 
 def normalised(batch: pa.RecordBatch) -> pa.Table:
