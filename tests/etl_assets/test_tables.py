@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl_assets.checks.profile import Profiler, column_profile
-from etl_assets.tables import SchemaMismatch, StoredTable, TableWriter
+from etl_assets.tables import CHUNK_ROWS, SchemaMismatch, StoredTable, TableWriter
 
 
 class Recorder:
@@ -69,6 +69,19 @@ def test_small_chunks_are_gathered_into_batches_of_about_half_a_chunk(tmp_path: 
     assert seen.rows == [gathered, gathered, 40_000 - 2 * gathered, ROWS]
     assert [b.num_rows for b in stored.batches(10**9)] == seen.rows
     assert stored.read().equals(pa.concat_tables([*small, chunks(1)[0]]))
+
+
+def test_a_chunk_made_of_pieces_is_stored_as_whole_batches(tmp_path: Path) -> None:
+    """A source hands over chunks concatenated from parsed pieces: the file holds batches of up to
+    CHUNK_ROWS rows, not one per piece."""
+    pieces = pa.concat_tables(chunks(3, rows=TableWriter.COALESCE_ROWS))
+    assert pieces.column("i").num_chunks == 3
+    with TableWriter(tmp_path / "t.arrow") as writer:
+        writer.write(pieces)
+        stored = writer.commit()
+    whole = 3 * TableWriter.COALESCE_ROWS
+    assert [b.num_rows for b in stored.batches(10**9)] == [CHUNK_ROWS, whole - CHUNK_ROWS]
+    assert stored.read().equals(pieces)
 
 
 def test_the_compression_is_chosen_by_etl_stage_compression(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
