@@ -27,14 +27,28 @@ from .worker import Worker
 if TYPE_CHECKING:
     import pandas as pd
 
+
+def _decay_ms() -> int:
+    value = os.environ.get("ETL_JEMALLOC_DECAY_MS") or "10000"
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"ETL_JEMALLOC_DECAY_MS must be a whole number of milliseconds (-1: never), not {value!r}") from None
+
+
+JEMALLOC_DECAY_MS = _decay_ms()
+"""How long Arrow's memory pool (jemalloc) keeps freed pages before handing them back to the
+system ($ETL_JEMALLOC_DECAY_MS; -1: never). 10 s is jemalloc's own default: a run reuses its
+chunks' memory all the time, and with 100 ms (until 2026-12-04) the pages went back and were
+faulted in again, ~0.5 s of system CPU per 3.4M-row load, for 20-50 MB less peak RSS; an idle
+long-lived process still gets its memory back (docs/benchmarks.md)."""
+
 if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
-    # jemalloc hands freed memory back to the system sooner than Arrow's default (mimalloc keeps
-    # a heap per thread): about 60 MB less peak RSS for a streamed load (docs/benchmarks.md)
+    # jemalloc hands freed memory back to the system; mimalloc (Arrow's default) keeps a heap per
+    # thread: about 60 MB more peak RSS for a streamed load (docs/benchmarks.md)
     try:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-        # freed pages go back after 100 ms: ~20 MB less peak than jemalloc's default (1 s), and
-        # without the system time of returning every page at once (0 ms: +1.2 s CPU on 3.4M rows)
-        pa.jemalloc_set_decay_ms(100)
+        pa.jemalloc_set_decay_ms(JEMALLOC_DECAY_MS)
     except NotImplementedError:  # a pyarrow built without jemalloc
         pass
 

@@ -41,6 +41,7 @@ class _ColumnStats:
     low: Any = None
     high: Any = None
     total: float = 0.0
+    """The sum of the values: an int (exact) while every integer chunk's sum fits in int64."""
     count: int = 0
 
     def add(self, values: pa.Array | pa.ChunkedArray) -> None:
@@ -50,13 +51,17 @@ class _ColumnStats:
                 self.distinct.add(values)
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid, TypeError):
                 self.distinct = None  # nested types: no distinct count
+        low = high = None
         if _ordered(self.type) and len(values) > values.null_count:
             bounds = pc.min_max(values)
             low, high = python_value(bounds["min"]), python_value(bounds["max"])
             self.low = low if self.low is None else min(self.low, low)
             self.high = high if self.high is None else max(self.high, high)
         if _numeric(self.type):
-            self.total += pc.sum(values.cast(pa.float64())).as_py() or 0.0
+            if pa.types.is_integer(self.type) and (low is None or max(abs(low), abs(high)) * len(values) < 2**63):
+                self.total += pc.sum(values).as_py() or 0  # exact, and no float copy of the chunk
+            else:
+                self.total += pc.sum(values.cast(pa.float64(), safe=False)).as_py() or 0.0  # past 2**53: nearest float
             self.count += len(values) - values.null_count
 
 

