@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from etl_assets.checks.distinct import EXACT_CAP, DistinctCounter
+from etl_assets.checks.distinct import EXACT_CAP, MERGE_CHUNKS, DistinctCounter
 from etl_assets.checks.profile import column_profile
 from etl_assets.tables import StoredTable
 
@@ -73,3 +73,19 @@ def test_mean_of_integers_is_exact_and_survives_a_sum_past_int64(store: Store) -
     records = {r.data["column"]: r.data for r in column_profile(store(frame)).records}
     assert records["small"]["mean"] == round(7 / 3, 6)
     assert records["big"]["mean"] == float(big + 1) > 0
+
+
+def test_distinct_counts_chunks_gathered_before_a_merge_and_never_null() -> None:
+    """Chunks' distinct values wait to be merged (MERGE_CHUNKS, MERGE_VALUES): the count and
+    whether it is exact are those of every chunk added so far, asked at any time."""
+    counter = DistinctCounter()
+    for k in range(MERGE_CHUNKS * 2 + 5):
+        counter.add(pa.array([k, k, None, 0], pa.int64()))
+        if k % 25 == 24:
+            assert counter.count() == k + 1 and counter.is_exact
+    assert counter.count() == MERGE_CHUNKS * 2 + 5 and counter.is_exact
+    counter = DistinctCounter()
+    for k in range(4):  # crosses EXACT_CAP inside one gathering of chunks
+        counter.add(pa.array(np.arange(k * 30_000, (k + 1) * 30_000)))
+    assert not counter.is_exact
+    assert abs(counter.count() - 120_000) / 120_000 < 0.02
