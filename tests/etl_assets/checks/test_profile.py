@@ -12,6 +12,8 @@ import pyarrow as pa
 from etl_assets.checks.distinct import EXACT_CAP, MERGE_CHUNKS, DistinctCounter
 from etl_assets.checks.profile import column_profile
 from etl_assets.tables import StoredTable
+from etl_assets.targets.sql import read_table
+from tests.support.pipelines import Project, file_to_sql, project  # noqa: F401 - fixture
 
 Store = Callable[[pd.DataFrame], StoredTable]
 
@@ -89,3 +91,17 @@ def test_distinct_counts_chunks_gathered_before_a_merge_and_never_null() -> None
         counter.add(pa.array(np.arange(k * 30_000, (k + 1) * 30_000)))
     assert not counter.is_exact
     assert abs(counter.count() - 120_000) / 120_000 < 0.02
+
+
+def test_a_file_of_64_bit_ids_is_read_loaded_and_profiled(project: Project, tmp_path: Path, sqlite_url: str) -> None:
+    """Integers past 2**53 (snowflake-style ids) once failed the whole read: the profile's float
+    cast refused them."""
+    ids = [1234567890123456789, 2**53 + 1, 9_000_000_000_000_000_007]
+    csv = tmp_path / "ids.csv"
+    csv.write_text("id,name\n" + "".join(f"{i},n{k}\n" for k, i in enumerate(ids)))
+    project.write("ids", file_to_sql("ids", csv, sqlite_url, table="ids", mode="append"))
+    run = project.run("ids")
+    assert run.success, run.text()
+    assert sorted(read_table(sqlite_url, "ids")["id"].tolist()) == sorted(ids)
+    profile = {r.data["column"]: r.data for r in run.metadata("ids", "raw")["profile"].records}
+    assert (profile["id"]["min"], profile["id"]["max"], profile["id"]["distinct"]) == (min(ids), max(ids), 3)
