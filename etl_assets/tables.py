@@ -22,21 +22,14 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from .settings import int_setting
 from .worker import Worker
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def _decay_ms() -> int:
-    value = os.environ.get("ETL_JEMALLOC_DECAY_MS") or "10000"
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"ETL_JEMALLOC_DECAY_MS must be a whole number of milliseconds (-1: never), not {value!r}") from None
-
-
-JEMALLOC_DECAY_MS = _decay_ms()
+JEMALLOC_DECAY_MS = int_setting("ETL_JEMALLOC_DECAY_MS", 10_000, "a whole number of milliseconds (-1: never)")
 """How long Arrow's memory pool (jemalloc) keeps freed pages before handing them back to the
 system ($ETL_JEMALLOC_DECAY_MS; -1: never). 10 s is jemalloc's own default: a run reuses its
 chunks' memory all the time, and with 100 ms (until 2026-12-04) the pages went back and were
@@ -52,7 +45,7 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     except NotImplementedError:  # a pyarrow built without jemalloc
         pass
 
-CHUNK_ROWS = int(os.environ.get("ETL_CHUNK_ROWS", "32768"))
+CHUNK_ROWS = int_setting("ETL_CHUNK_ROWS", 32_768, "a whole number of rows")
 """Rows per chunk read from a source or a stored table."""
 COMPRESSIONS = {"lz4": "lz4", "zstd": "zstd", "none": None}
 """$ETL_STAGE_COMPRESSION -> the codec of stored tables' buffers. lz4 (the default) stores the

@@ -16,9 +16,10 @@ from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Protocol
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from ..settings import int_setting
 from .errors import SourceError
 
-SPOOL_MEMORY_BYTES = int(os.environ.get("ETL_SOURCE_SPOOL_BYTES", str(16 << 20)))
+SPOOL_MEMORY_BYTES = int_setting("ETL_SOURCE_SPOOL_BYTES", 16 << 20, "a whole number of bytes")
 """Data a reader holds in memory while it checks a whole file; beyond this it spills to a temp file
 (uncompressed Arrow IPC, read back batch by batch), so a big file costs disk, not memory."""
 

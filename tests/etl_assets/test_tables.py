@@ -3,6 +3,8 @@ writing thread and an observing thread; errors of either reach the caller; nothi
 on failure; small chunks are gathered; Parquet files of earlier versions are still read."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -215,8 +217,6 @@ def test_is_frame_while_another_thread_imports_pandas(monkeypatch: pytest.Monkey
 def test_the_memory_pool_decay_is_set_by_etl_jemalloc_decay_ms() -> None:
     """A whole number of milliseconds, 10 s when unset; anything else stops the import with an
     error that names the setting."""
-    import os
-    import subprocess
 
     def decay(value: str | None) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "ETL_JEMALLOC_DECAY_MS"}
@@ -227,6 +227,7 @@ def test_the_memory_pool_decay_is_set_by_etl_jemalloc_decay_ms() -> None:
 
     assert decay(None).stdout.strip() == "10000"
     assert decay("-1").stdout.strip() == "-1"
-    soon = decay("soon")
-    assert soon.returncode != 0
-    assert "ETL_JEMALLOC_DECAY_MS must be a whole number of milliseconds (-1: never), not 'soon'" in soon.stderr
+    for bad in ("soon", ""):
+        error = decay(bad)
+        assert error.returncode != 0
+        assert f"ETL_JEMALLOC_DECAY_MS must be a whole number of milliseconds (-1: never), not {bad!r}" in error.stderr

