@@ -11,6 +11,7 @@ $BENCH_MYSQL (default mysql://root@127.0.0.1:3306/etl_bench).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import shutil
@@ -126,6 +127,13 @@ def _processes() -> Iterator[tuple[str, list[str]]]:
                 continue
 
 
+@functools.cache
+def _postmaster() -> int:
+    """The local PostgreSQL server's postmaster pid, looked up once: asking again per measurement
+    would start a backend whose CPU lands in the load's figure."""
+    return int(Path(psql("SHOW data_directory"), "postmaster.pid").read_text().split()[0])
+
+
 def server_cpu(server: str) -> float | None:
     """CPU seconds the local database server has used so far: PostgreSQL's postmaster with its live
     and its reaped children (every backend), or MariaDB's one process. None when the server is not
@@ -133,7 +141,7 @@ def server_cpu(server: str) -> float | None:
     ticks = 0
     try:
         if server == "postgres":
-            pm = int(Path(psql("SHOW data_directory"), "postmaster.pid").read_text().split()[0])
+            pm = _postmaster()
             name, f = _proc_stat(pm)
             if not name.startswith("postgres"):
                 return None
