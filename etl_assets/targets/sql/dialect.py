@@ -4,6 +4,7 @@ The load modes (`modes.py`) are written once against it.
 """
 from __future__ import annotations
 
+import enum
 import itertools
 import uuid
 from abc import ABC, abstractmethod
@@ -24,6 +25,17 @@ class StageColumn:
     name: str
     arrow: pa.DataType
     table_type: str
+
+
+class Created(enum.Enum):
+    """Whether the load's own transaction created the table it inserts into."""
+
+    NO = "no"
+    """The table was there before the load."""
+    HERE = "here"
+    """Created in the current (sub)transaction: no other session sees it before the commit."""
+    BEFORE_SAVEPOINT = "before a savepoint"
+    """Created by the transaction, but a savepoint has begun since."""
 
 
 class Dialect(ABC):
@@ -216,10 +228,12 @@ class Dialect(ABC):
     @abstractmethod
     def insert_rows(
         self, table: TableName, columns: Sequence[str], stage: Sequence[StageColumn],
-        batches: Iterable[pa.RecordBatch], constants: Sequence[Any],
+        batches: Iterable[pa.RecordBatch], constants: Sequence[Any], created: Created = Created.NO,
     ) -> None:
         """Insert every row of `batches` (laid out as `stage`) into `columns` of `table`; the
-        last `len(constants)` columns get the same value in every row."""
+        last `len(constants)` columns get the same value in every row. `created`: whether this
+        transaction created the table (a dialect may then use ways that are only safe for a table
+        no other session sees yet)."""
 
     @abstractmethod
     def stage(self, columns: Sequence[StageColumn], batches: Iterable[pa.RecordBatch], key: Sequence[str], keep_last: bool) -> str:
@@ -258,7 +272,7 @@ class RowDialect(Dialect):
 
     def insert_rows(
         self, table: TableName, columns: Sequence[str], stage: Sequence[StageColumn],
-        batches: Iterable[pa.RecordBatch], constants: Sequence[Any],
+        batches: Iterable[pa.RecordBatch], constants: Sequence[Any], created: Created = Created.NO,
     ) -> None:
         sql = self._insert_sql(self.table_sql(table), columns)
         for batch in batches:

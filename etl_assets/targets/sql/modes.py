@@ -31,7 +31,7 @@ from etl_assets.targets.sql.common import (
     value_type_for,
     window_bounds,
 )
-from etl_assets.targets.sql.dialect import Dialect, StageColumn
+from etl_assets.targets.sql.dialect import Created, Dialect, StageColumn
 
 Mode = Literal["append", "replace", "merge", "dedupe"]
 Undo = list[Callable[[], None]]
@@ -100,6 +100,8 @@ class Layout:
     hashed: bool
     run_id_type: str
     """The table's type of `_etl_run_id`."""
+    created: bool = False
+    """The load's transaction created the table."""
 
     def column(self, source: str) -> Column:
         return next(c for c in self.columns if c.source == source)
@@ -244,7 +246,7 @@ def prepare_table(d: Dialect, job: Job, table: TableName, undo: Undo) -> Layout:
     if key and not (existing is None and job.mode == "merge"):
         _ensure_unique(d, table, key, undo)
     run_id_type = next((t for n, t in (existing or {}).items() if d.fold(n) == d.fold(RUN_ID)), d.run_id_type())
-    return Layout(columns, hashed=job.mode == "dedupe", run_id_type=run_id_type)
+    return Layout(columns, hashed=job.mode == "dedupe", run_id_type=run_id_type, created=existing is None)
 
 
 def _ensure_unique(d: Dialect, table: TableName, key: list[str], undo: Undo) -> None:
@@ -313,7 +315,8 @@ def _write(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
 
 def _insert_all(d: Dialect, job: Job, layout: Layout, table: TableName) -> None:
     names = [c.name for c in layout.columns] + [LOADED_AT, RUN_ID]
-    d.insert_rows(table, names, layout.stage_columns(d.hash_type), batches(job, layout), _constants(d, job, layout))
+    created = Created.HERE if layout.created else Created.NO
+    d.insert_rows(table, names, layout.stage_columns(d.hash_type), batches(job, layout), _constants(d, job, layout), created)
 
 
 def _upsert(d: Dialect, job: Job, layout: Layout) -> tuple[int, int, int]:
@@ -372,7 +375,8 @@ def _dedupe_directly(d: Dialect, job: Job, layout: Layout, seen: FirstSight) -> 
     names = [c.name for c in layout.columns] + [ROW_HASH, LOADED_AT, RUN_ID]
     d.execute("SAVEPOINT etl_dedupe")
     try:
-        d.insert_rows(job.table, names, layout.stage_columns(d.hash_type), seen.filter(batches(job, layout)), _constants(d, job, layout))
+        created = Created.BEFORE_SAVEPOINT if layout.created else Created.NO
+        d.insert_rows(job.table, names, layout.stage_columns(d.hash_type), seen.filter(batches(job, layout)), _constants(d, job, layout), created)
     except (SeenOverflow, *d.unique_violations):
         d.execute("ROLLBACK TO SAVEPOINT etl_dedupe")
         return None

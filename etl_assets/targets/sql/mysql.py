@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from etl_assets.targets import TargetError
 from etl_assets.targets.sql.common import NAIVE_US, TableName, arrow_category, db_category, hex_text
-from etl_assets.targets.sql.dialect import RowDialect, StageColumn
+from etl_assets.targets.sql.dialect import Created, RowDialect, StageColumn
 
 SQL_MODE = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 
@@ -99,7 +99,7 @@ class MySQL(RowDialect):
 
     def insert_rows(
         self, table: TableName, columns: Sequence[str], stage: Sequence[StageColumn],
-        batches: Iterable[pa.RecordBatch], constants: Sequence[Any],
+        batches: Iterable[pa.RecordBatch], constants: Sequence[Any], created: Created = Created.NO,
     ) -> None:
         """LOAD DATA LOCAL INFILE per batch (see the module docstring), else `executemany`."""
         if not self.bulk or not all(arrow_category(c.arrow) in _CSV_CATEGORIES for c in stage):

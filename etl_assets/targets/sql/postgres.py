@@ -4,7 +4,9 @@ Rows travel as Arrow record batches through a binary encoder (`pgbinary`: the fr
 encoder, pgpq's for decimals) into `COPY ... FROM STDIN (FORMAT BINARY)`, with no per-row Python:
 straight into the table when its column types read that encoding as is (append, replace,
 partition windows into tables of the framework's types), else into a temporary stage and on with
-INSERT ... SELECT (merge, dedupe, other column types). Types no encoder writes (decimals over 38
+INSERT ... SELECT (merge, dedupe, other column types). Into a table the load's own transaction
+created, the bookkeeping constants travel as column defaults and the COPY FREEZEs
+(`_copy_into_new`). Types no encoder writes (decimals over 38
 digits) go through COPY in CSV. Everything, DDL included, is one transaction.
 
 `replace` is DELETE + INSERT in that transaction: MVCC readers keep seeing the old rows until the
@@ -28,7 +30,7 @@ from psycopg.copy import LibpqWriter, Writer
 from etl_assets.arrow_values import numpy_array, scalar
 from etl_assets.targets import TargetError
 from etl_assets.targets.sql.common import RUN_ID, TableName, arrow_category, hex_text
-from etl_assets.targets.sql.dialect import Dialect, StageColumn
+from etl_assets.targets.sql.dialect import Created, Dialect, StageColumn
 from etl_assets.targets.sql.pgbinary import encoder as binary_encoder
 from etl_assets.worker import Worker
 
@@ -154,13 +156,16 @@ class Postgres(Dialect):
 
     def insert_rows(
         self, table: TableName, columns: Sequence[str], stage: Sequence[StageColumn],
-        batches: Iterable[pa.RecordBatch], constants: Sequence[Any],
+        batches: Iterable[pa.RecordBatch], constants: Sequence[Any], created: Created = Created.NO,
     ) -> None:
         """COPY straight into the table when its column types take the binary encoding of the
         values as they are; else COPY into a stage and INSERT ... SELECT (which casts)."""
         scalars = [scalar(v) for v in constants]
         constant_types = [s.type for s in scalars]
         if self._binary_compatible(table, columns, [c.arrow for c in stage] + constant_types):
+            if created is not Created.NO:
+                self._copy_into_new(table, columns, stage, batches, constants, freeze=created is Created.HERE)
+                return
             copy_columns = [*stage, *(StageColumn(n, t, "") for n, t in zip(columns[len(stage):], constant_types))]
             target = f"{self.display(table)} ({', '.join(map(self.quote_name, columns))})"  # COPY: no params
             self._copy_into(target, copy_columns, _with_constants(batches, scalars))
@@ -172,6 +177,29 @@ class Postgres(Dialect):
             f"SELECT {', '.join(values)} FROM {name}",
             constants,
         )
+
+    def _copy_into_new(
+        self, table: TableName, columns: Sequence[str], stage: Sequence[StageColumn],
+        batches: Iterable[pa.RecordBatch], constants: Sequence[Any], freeze: bool,
+    ) -> None:
+        """COPY into a table this transaction created, which no other session sees before the
+        commit: the constants become the columns' defaults for the COPY (dropped again before
+        the commit), so PostgreSQL receives and decodes two fields a row fewer (~15% of its work
+        on the benchmark's file); with `freeze` (no savepoint since the CREATE) the rows are
+        written frozen, so the table's first reader does not rewrite every page's hint bits."""
+        constant_columns = columns[len(stage):]
+        pgsql = psycopg.sql
+        defaults = pgsql.SQL(", ").join(
+            pgsql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(pgsql.Identifier(c), pgsql.Literal(v))
+            for c, v in zip(constant_columns, constants)
+        )
+        if constant_columns:
+            self.execute(f"ALTER TABLE {self.table_sql(table)} {defaults.as_string(self.conn)}")
+        target = f"{self.display(table)} ({', '.join(map(self.quote_name, columns[: len(stage)]))})"
+        self._copy_into(target, stage, batches, freeze=freeze)
+        if constant_columns:
+            drops = ", ".join(f"ALTER COLUMN {self.quote(c)} DROP DEFAULT" for c in constant_columns)
+            self.execute(f"ALTER TABLE {self.table_sql(table)} {drops}")
 
     def _binary_compatible(self, table: TableName, columns: Sequence[str], types: Sequence[pa.DataType]) -> bool:
         """Whether each column's type reads the binary COPY encoding of its Arrow type."""
@@ -209,14 +237,16 @@ class Postgres(Dialect):
         self._copy_into(name, columns, batches)
         return name
 
-    def _copy_into(self, target: str, columns: Sequence[StageColumn], batches: Iterable[pa.RecordBatch]) -> None:
-        """COPY FROM STDIN in the binary format (CSV for types no binary encoder writes)."""
+    def _copy_into(self, target: str, columns: Sequence[StageColumn], batches: Iterable[pa.RecordBatch], freeze: bool = False) -> None:
+        """COPY FROM STDIN in the binary format (CSV for types no binary encoder writes);
+        `freeze`: COPY ... FREEZE (only into a table created in the current subtransaction)."""
         try:
             encoder = binary_encoder(pa.schema([pa.field(c.name, c.arrow) for c in columns]))
         except ValueError:  # e.g. decimals wider than 38 digits
-            self._copy_csv(target, batches)
+            self._copy_csv(target, batches, freeze)
             return
-        with self.conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)", writer=_SendingThread(cur)) as copy:
+        options = "FORMAT BINARY, FREEZE" if freeze else "FORMAT BINARY"
+        with self.conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN ({options})", writer=_SendingThread(cur)) as copy:
             copy.write(encoder.write_header())
             for batch in batches:
                 # encode in slices: the encoded bytes of a whole chunk would double its memory
@@ -224,12 +254,12 @@ class Postgres(Dialect):
                     copy.write(encoder.write_batch(batch.slice(start, ENCODE_ROWS)))
             copy.write(encoder.finish())
 
-    def _copy_csv(self, target: str, batches: Iterable[pa.RecordBatch]) -> None:
+    def _copy_csv(self, target: str, batches: Iterable[pa.RecordBatch], freeze: bool = False) -> None:
         """COPY in CSV: strings are always quoted, so "" is an empty string and nothing is NULL."""
         import pyarrow.csv as pacsv
 
         options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        with self.conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN (FORMAT CSV)") as copy:
+        with self.conn.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN (FORMAT CSV{', FREEZE' if freeze else ''})") as copy:
             for batch in batches:
                 columns = [_bytea_text(c) if arrow_category(c.type) == "binary" else c for c in batch.columns]
                 buffer = io.BytesIO()

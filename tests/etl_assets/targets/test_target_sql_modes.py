@@ -448,3 +448,63 @@ def test_postgres_uuid_run_id_column_refuses_another_run_id_and_takes_none_as_nu
         load_sql(pg_url, "u", "append", stage({"k": [2]}), run_id="r1")
     load_sql(pg_url, "u", "append", stage({"k": [3]}))  # outside a Dagster run: no run id
     assert [(k, r and str(r)) for k, r in run_sql(pg_url, "SELECT k, _etl_run_id FROM u ORDER BY k")] == [(1, RUN_1), (3, None)]
+
+
+def _frozen_share(url: str, run_sql, table: str, run_id: str) -> float:
+    """The share of `table`'s rows of `run_id` whose tuple header says frozen (pageinspect)."""
+    run_sql(url, "CREATE EXTENSION IF NOT EXISTS pageinspect")
+    pages = run_sql(url, f"SELECT pg_relation_size('{table}') / current_setting('block_size')::int")[0][0]
+    rows = run_sql(url, f"""
+        SELECT (h.t_infomask & 768) = 768, t._etl_run_id::text = '{run_id}'
+        FROM generate_series(0, {pages - 1}) p
+        CROSS JOIN LATERAL heap_page_items(get_raw_page('{table}', p::int)) h
+        JOIN "{table}" t ON t.ctid = h.t_ctid""")
+    mine = [frozen for frozen, of_run in rows if of_run]
+    return sum(mine) / len(mine)
+
+
+def _spy_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements the PostgreSQL dialect runs through `execute`, in order."""
+    from etl_assets.targets.sql.postgres import Postgres
+
+    statements: list[str] = []
+    original = Postgres.execute
+    monkeypatch.setattr(Postgres, "execute", lambda self, sql, params=(): statements.append(sql) or original(self, sql, params))
+    return statements
+
+
+def test_postgres_load_creating_its_table_sends_the_bookkeeping_as_defaults_and_freezes(pg_url, stage, flights_csv, run_sql, monkeypatch) -> None:
+    """A load that creates its table sets `_etl_loaded_at` / `_etl_run_id` as column defaults
+    for its COPY (dropped before the commit) and COPYs with FREEZE; the next load into the same
+    table sends them in every row, unfrozen. The values are the same either way."""
+    statements = _spy_statements(monkeypatch)
+    weather = flights_csv("weather")
+    before = datetime.now(timezone.utc)
+    load_sql(pg_url, "fresh", "append", stage(weather.slice(0, 3000)), run_id=RUN_1, chunk_rows=1000)
+    after = datetime.now(timezone.utc)
+    defaults = [s for s in statements if "DEFAULT" in s]
+    assert [s.count("SET DEFAULT") for s in defaults] == [2, 0] and defaults[1].count("DROP DEFAULT") == 2
+    assert '"_etl_loaded_at" SET DEFAULT' in defaults[0] and '"_etl_run_id" SET DEFAULT' in defaults[0]
+    statements.clear()
+    load_sql(pg_url, "fresh", "append", stage(weather.slice(3000, 2000)), run_id=RUN_2, chunk_rows=1000)
+    assert not [s for s in statements if "DEFAULT" in s]
+
+    assert run_sql(pg_url, "SELECT count(*) FROM pg_attrdef WHERE adrelid = 'fresh'::regclass") == [(0,)]
+    loaded = run_sql(pg_url, "SELECT _etl_run_id::text, count(*), count(DISTINCT _etl_loaded_at), min(_etl_loaded_at) FROM fresh GROUP BY 1 ORDER BY 1")
+    assert [(r, n, distinct) for r, n, distinct, _ in loaded] == [(RUN_1, 3000, 1), (RUN_2, 2000, 1)]
+    assert before <= loaded[0][3] <= after
+    assert _frozen_share(pg_url, run_sql, "fresh", RUN_1) == 1.0
+    assert _frozen_share(pg_url, run_sql, "fresh", RUN_2) == 0.0
+
+
+def test_postgres_dedupe_creating_its_table_uses_defaults_but_not_freeze_in_its_savepoint(pg_url, stage, flights_csv, run_sql, monkeypatch) -> None:
+    """dedupe COPYs into a new table inside a savepoint, where PostgreSQL refuses FREEZE: the
+    load still takes the defaults' way and its rows carry the run's values."""
+    statements = _spy_statements(monkeypatch)
+    weather = flights_csv("weather").slice(0, 1000)
+    result = load_sql(pg_url, "d", "dedupe", stage(weather, weather.slice(0, 100)), run_id=RUN_1)
+    assert (result.inserted, result.unchanged) == (1000, 100)
+    assert sum(s.count("SET DEFAULT") for s in statements) == 2
+    assert run_sql(pg_url, "SELECT _etl_run_id::text, count(*), count(_etl_loaded_at) FROM d GROUP BY 1") == [(RUN_1, 1000, 1000)]
+    assert _frozen_share(pg_url, run_sql, "d", RUN_1) == 0.0
+    assert run_sql(pg_url, "SELECT count(*) FROM pg_attrdef WHERE adrelid = 'd'::regclass") == [(0,)]
