@@ -167,8 +167,7 @@ class Postgres(Dialect):
                 self._copy_into_new(table, columns, stage, batches, constants, freeze=created is Created.HERE)
                 return
             copy_columns = [*stage, *(StageColumn(n, t, "") for n, t in zip(columns[len(stage):], constant_types))]
-            target = f"{self.display(table)} ({', '.join(map(self.quote_name, columns))})"  # COPY: no params
-            self._copy_into(target, copy_columns, _with_constants(batches, scalars))
+            self._copy_into(self._copy_target(table, columns), copy_columns, _with_constants(batches, scalars))
             return
         name = self._copy(stage, batches)
         values = [self.quote(c.name) for c in stage] + [self.param] * len(constants)
@@ -189,18 +188,21 @@ class Postgres(Dialect):
         written frozen and all-visible (~5% more of its work), so neither the table's first
         reader nor the vacuum after the load rewrites every page."""
         constant_columns = columns[len(stage):]
-        pgsql = psycopg.sql
-        defaults = pgsql.SQL(", ").join(
-            pgsql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(pgsql.Identifier(c), pgsql.Literal(v))
-            for c, v in zip(constant_columns, constants)
-        )
         if constant_columns:
+            pgsql = psycopg.sql
+            defaults = pgsql.SQL(", ").join(
+                pgsql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(pgsql.Identifier(c), pgsql.Literal(v))
+                for c, v in zip(constant_columns, constants)
+            )
             self.execute(f"ALTER TABLE {self.table_sql(table)} {defaults.as_string(self.conn)}")
-        target = f"{self.display(table)} ({', '.join(map(self.quote_name, columns[: len(stage)]))})"
-        self._copy_into(target, stage, batches, freeze=freeze)
+        self._copy_into(self._copy_target(table, columns[: len(stage)]), stage, batches, freeze=freeze)
         if constant_columns:
             drops = ", ".join(f"ALTER COLUMN {self.quote(c)} DROP DEFAULT" for c in constant_columns)
             self.execute(f"ALTER TABLE {self.table_sql(table)} {drops}")
+
+    def _copy_target(self, table: TableName, columns: Sequence[str]) -> str:
+        """`table (columns)` for a COPY statement, which takes no parameters: quoted identifiers."""
+        return f"{self.display(table)} ({', '.join(map(self.quote_name, columns))})"
 
     def _binary_compatible(self, table: TableName, columns: Sequence[str], types: Sequence[pa.DataType]) -> bool:
         """Whether each column's type reads the binary COPY encoding of its Arrow type."""
