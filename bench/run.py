@@ -246,7 +246,7 @@ DLT_SETTINGS = {
 }
 """dlt at its best (its performance guide: uncompressed load files; files rotated every 500,000 rows,
 so that normalize runs in a process per core and the load stage COPYs the files over several
-connections at once): 1.4x faster than uncompressed alone on the 10x file (see docs/benchmarks.md)."""
+connections at once): 1.2-1.4x faster than uncompressed alone on the 10x file (docs/benchmarks.md)."""
 
 DLT = """
 import sys, dlt, pyarrow.csv as pacsv
