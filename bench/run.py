@@ -337,10 +337,11 @@ def main() -> None:
         for r in rs:
             rate = r["rows"] / r["wall"]
             fixed = fixed_costs.get("dlt" if r["name"].startswith("dlt") else r["fixed"])
-            if fixed is not None and r["wall"] > fixed:
-                net = r["rows"] / (r["wall"] - fixed)
+            seconds = net_seconds(r["wall"], fixed)
+            if seconds is not None:
+                net = r["rows"] / seconds
                 net_s = f"{net:,.0f} | {net / copy_rate:.2f}"
-            else:  # no fixed cost measured, or a run quicker than it (noise): no net figure
+            else:
                 net_s = "| "
             server = f"{r['server_cpu']:.1f}" if r["server_cpu"] is not None else ""
             print(f"| {size}x | {r['name']} | {r['wall']:.1f} | {rate:,.0f} | {rate / copy_rate:.2f} | {net_s} | {r['rss']:.0f} | {r['cpu']:.1f} | {server} |")
@@ -431,6 +432,12 @@ def medians(results: list[dict]) -> list[dict]:
     ]
 
 
+def net_seconds(wall: float, fixed: float | None) -> float | None:
+    """`wall` less the tool's fixed start-up; None without a fixed cost or for a run quicker than
+    it (the noise of small runs), which has no net figure."""
+    return wall - fixed if fixed is not None and wall > fixed else None
+
+
 def summary(results: list[dict], sizes: list[str], startup: float, dlt_startup: float | None) -> None:
     """The issue's targets, checked against this run's figures."""
     def get(size: str, prefix: str) -> dict | None:
@@ -441,16 +448,18 @@ def summary(results: list[dict], sizes: list[str], startup: float, dlt_startup: 
     print(f"\ntargets ({size}x file):")
     if copy and a and b and c:
         for name, r, goal in (("(a) append", a, 0.7), ("(b) checks + dedupe", b, 0.5)):
-            raw, net = copy["wall"] / r["wall"], copy["wall"] / max(r["wall"] - startup, 1e-3)
-            print(f"  {name}: {raw:.2f}x of \\copy raw, {net:.2f}x net (target >= {goal}){_per_round(copy, r)}")
+            seconds = net_seconds(r["wall"], startup)
+            net = f", {copy['wall'] / seconds:.2f}x net" if seconds is not None else ""
+            print(f"  {name}: {copy['wall'] / r['wall']:.2f}x of \\copy raw{net} (target >= {goal}){_per_round(copy, r)}")
         if a2:
             print(f"  (a2) append into the table (a) made: {copy['wall'] / a2['wall']:.2f}x of \\copy raw{_per_round(copy, a2)} (no target)")
         print(f"  (c) re-run {c['wall']:.1f} s vs (b) {b['wall']:.1f} s: {'faster' if c['wall'] < b['wall'] else 'NOT faster'}")
         print(f"  peak RSS (a) {a['rss']:.0f} MB, (b) {b['rss']:.0f} MB, (c) {c['rss']:.0f} MB (target <= 400)")
     if dlt and a:
         line = f"  (a) vs dlt: {dlt['wall'] / a['wall']:.2f}x raw{_per_round(dlt, a)}"
-        if dlt_startup is not None:
-            line += f", {(dlt['wall'] - dlt_startup) / max(a['wall'] - startup, 1e-3):.2f}x net of each tool's start-up"
+        ours, theirs = net_seconds(a["wall"], startup), net_seconds(dlt["wall"], dlt_startup)
+        if ours is not None and theirs is not None:
+            line += f", {theirs / ours:.2f}x net of each tool's start-up"
         print(line + " (target >= 3x)")
         if a["server_cpu"] is not None and dlt["server_cpu"] is not None and copy and copy["server_cpu"] is not None:
             print(
