@@ -272,9 +272,9 @@ DLT_WAYS: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 """dlt's two fast ways into PostgreSQL, each at its best settings (docs/benchmarks.md, "What changed
-(2026-12-07)"): its documented "fast loading with Arrow tables and Parquet" (Parquet load files
-ingested by the ADBC PostgreSQL driver's binary COPY; files of 1,000,000 rows; one normalize
-process, since Arrow items need no normalizing) and csv COPY (uncompressed files rotated every
+(2026-12-07)" and "(2026-12-07 evening)"): its documented "fast loading with Arrow tables and
+Parquet" (Parquet load files ingested by the ADBC PostgreSQL driver's binary COPY; files of
+1,000,000 rows; one normalize process, since Arrow items need no normalizing) and csv COPY (uncompressed files rotated every
 500,000 rows, a normalize process per core, as its performance guide says). Each file is loaded in
 a transaction of its own, over several connections at once. The targets compare (a) with the
 faster of the two in the run."""
@@ -363,14 +363,13 @@ def main() -> None:
     print("'CPU s' = the process's own CPU (user + system); 'server CPU s' = the database server's CPU meanwhile\n")
     print("| file | way to load | wall s | rows/s | x \\copy | net rows/s | net x \\copy | peak RSS MB | CPU s | server CPU s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    fixed_costs: dict[object, float] = {True: startup, **dlt_startups}
     for size in args.sizes:
         rs = [r for r in results if r["size"] == size]
         copy = next(r for r in rs if r["name"] == "psql \\copy")
         copy_rate = copy["rows"] / copy["wall"]
         for r in rs:
             rate = r["rows"] / r["wall"]
-            fixed = fixed_costs.get(r["name"] if r["name"] in fixed_costs else r["fixed"])
+            fixed = dlt_startups.get(r["name"], startup if r["fixed"] else None)
             seconds = net_seconds(r["wall"], fixed)
             if seconds is not None:
                 net = r["rows"] / seconds
